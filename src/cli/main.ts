@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/** The `infobatch` command. Subcommands grow with the project; each lives in its own file. */
+import { parseArgs } from "node:util";
+import { runDemo } from "./demo.js";
+
+const USAGE = `usage: infobatch <command> [options]
+
+commands:
+  demo   run the engine on a simulated dataset and print its savings
+         --size N (default 20000) --epochs E (default 8) --batch-size B (default 32) --seed S (default 0)
+`;
+
+function integer(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`infobatch: --${name} expects a positive integer, received "${value}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+export function main(argv: string[]): void {
+  const [command, ...rest] = argv;
+  if (command === "demo") {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        size: { type: "string" },
+        epochs: { type: "string" },
+        "batch-size": { type: "string" },
+        seed: { type: "string" },
+      },
+    });
+    runDemo(
+      {
+        size: integer("size", values.size, 20_000),
+        epochs: integer("epochs", values.epochs, 8),
+        batchSize: integer("batch-size", values["batch-size"], 32),
+        seed: values.seed === undefined ? 0 : integer("seed", values.seed, 0),
+      },
+      (line) => process.stdout.write(`${line}\n`),
+    );
+    return;
+  }
+  process.stderr.write(
+    command === undefined || command === "help" || command === "--help"
+      ? USAGE
+      : `infobatch: unknown command "${command}"\n${USAGE}`,
+  );
+  process.exit(command === undefined || command === "help" || command === "--help" ? 0 : 2);
+}
+
+main(process.argv.slice(2));
