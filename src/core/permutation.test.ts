@@ -14,6 +14,18 @@ describe("IndexShuffle", () => {
     }
   });
 
+  it("unmap inverts map, and gather materialises values[map(p)]", () => {
+    for (const n of [5, 70_000, 300_001]) {
+      const shuffle = new IndexShuffle(n, 5);
+      const values = Uint32Array.from({ length: n }, (_, i) => i * 3 + 1);
+      const out = shuffle.gather(values, new Uint32Array(n));
+      for (let p = 0; p < n; p += Math.max(1, n >> 10)) {
+        expect(shuffle.unmap(shuffle.map(p))).toBe(p);
+        expect(out[p]).toBe(values[shuffle.map(p)]);
+      }
+    }
+  });
+
   it("stays in range near the top of the u32 id space", () => {
     const n = 2 ** 32 - 5;
     const shuffle = new IndexShuffle(n, 99);

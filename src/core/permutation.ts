@@ -56,6 +56,49 @@ export class IndexShuffle {
     return x;
   }
 
+  /** The index that moves to `position`: the inverse of `map`. */
+  unmap(position: number): number {
+    if (this.table !== null) return this.table.indexOf(position);
+    const n = this.size;
+    let x = position;
+    do x = this.decrypt(x);
+    while (x >= n);
+    return x;
+  }
+
+  /**
+   * out[p] = values[map(p)] (or map(p) itself when `values` is null) for every position, written
+   * by scattering (out[unmap(i)] = values[i]) so the source is read in order: scattered stores
+   * are far cheaper than scattered loads.
+   */
+  gather(values: Uint32Array | null, out: Uint32Array): Uint32Array {
+    const table = this.table;
+    if (table !== null) {
+      for (let p = 0; p < out.length; p++) out[p] = values === null ? table[p] : values[table[p]];
+      return out;
+    }
+    for (let i = 0; i < this.size; i++) out[this.unmap(i)] = values === null ? i : values[i];
+    return out;
+  }
+
+  private decrypt(x: number): number {
+    let wl = this.leftBits;
+    let wr = this.rightBits;
+    let left = x >>> wr;
+    let right = x & ((1 << wr) - 1);
+    const keys = this.keys;
+    for (let r = ROUNDS - 1; r >= 0; r--) {
+      // (left: wl bits, right: wr bits) came from (right ^ F(left): wr bits, left: wl bits)
+      const previous = (right ^ mix32((left + keys[r]) | 0)) & ((1 << wr) - 1);
+      right = left;
+      left = previous;
+      const w = wl;
+      wl = wr;
+      wr = w;
+    }
+    return ((left << wr) | right) >>> 0;
+  }
+
   private encrypt(x: number): number {
     // Both halves are at most 16 bits wide, so plain 32-bit integer ops are exact.
     let wl = this.leftBits;

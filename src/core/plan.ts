@@ -64,11 +64,15 @@ export abstract class WeightedOrder {
   get ids(): Uint32Array {
     if (this.idCache === null) {
       this.assertCurrent();
-      const out = new Uint32Array(this.size);
-      for (let p = 0; p < out.length; p++) out[p] = this.idAt(p);
-      this.idCache = out;
+      this.idCache = this.materializeIds(new Uint32Array(this.size));
     }
     return this.idCache;
+  }
+
+  /** Fills `out` with the id at every position. */
+  protected materializeIds(out: Uint32Array): Uint32Array {
+    for (let p = 0; p < out.length; p++) out[p] = this.idAt(p);
+    return out;
   }
 
   /** Every position's weight (materialised once, on first use). */
@@ -176,6 +180,10 @@ export class EpochPlan extends WeightedOrder {
   idAt(position: number): number {
     const i = this.shuffle.map(position);
     return this.kept === null ? i : this.kept[i];
+  }
+
+  protected override materializeIds(out: Uint32Array): Uint32Array {
+    return this.shuffle.gather(this.kept, out);
   }
 
   weightOfId(id: number): number {

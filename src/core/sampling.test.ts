@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   classify,
   classifyAndSample,
+  dropMask,
   keepWeight,
+  popcount,
   Q_ONE,
   quantise,
   sampleWell,
@@ -72,5 +74,26 @@ describe("sampling", () => {
     const rate = kept / (runs * size);
     // sd of the rate ≈ sqrt(0.75·0.25 / 256000) ≈ 0.00086
     expect(Math.abs(rate - 0.75)).toBeLessThan(0.004);
+  });
+
+  it("dropMask gives independent bits with probability exactly q / 2^24", () => {
+    for (const r of [0.5, 0.3, 0.97, 1 / 3]) {
+      const q = quantise(r);
+      let ones = 0;
+      let pairs = 0; // bits 0 and 1 both set
+      const words = 40_000;
+      for (let w = 0; w < words; w++) {
+        const m = dropMask(q, 777, w);
+        ones += popcount(m);
+        pairs += m & 1 & (m >>> 1);
+      }
+      const p = q / Q_ONE;
+      const rate = ones / (32 * words);
+      expect(Math.abs(rate - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / (32 * words)));
+      expect(Math.abs(pairs / words - p * p)).toBeLessThan(
+        4 * Math.sqrt((p * p * (1 - p * p)) / words),
+      );
+    }
+    expect(dropMask(0, 1, 2)).toBe(0);
   });
 });

@@ -1,10 +1,13 @@
 /**
  * The hot loops of epoch planning, branch-free over plain typed arrays.
  *
- * A member of W (s_i < t) is dropped when the low 24 bits of mix32(key + id) fall below its
- * quantised drop probability q, so P(drop) = q / 2^24 exactly and the keep weight
- * 2^24 / (2^24 − q) makes the weighted estimate exactly unbiased. Decisions are a pure function
- * of (key, id): a restored engine, another rank or a Worker recomputes them without a stream.
+ * A member of W (s_i < t) is dropped with probability exactly q / 2^24 (q an integer), and a kept
+ * one weighs 2^24 / (2^24 − q), which makes the weighted estimate exactly unbiased. Decisions are
+ * a pure function of (key, id): a restored engine, another rank or a Worker recomputes them
+ * without replaying a stream.
+ * - One q for all of W: `dropMask` draws the 32 decisions of a bitset word together, one random
+ *   word per binary digit of q (a single one for r = 0.5).
+ * - q by length: example i is dropped when the low 24 bits of mix32(key + i) fall below q_i.
  * Survivors are written in ascending id order; `IndexShuffle` then gives the epoch's order.
  * Comparisons become 0/1 with unary `+` (not `?:`), which keeps V8 from emitting branches that
  * a 50/50 decision would mispredict half the time (measured: 3–4× slower).
@@ -74,6 +77,36 @@ export function classify(
   return { well, count, tokens };
 }
 
+/**
+ * 32 independent bits, each 1 with probability q / 2^24, for bitset word `word`. Reading q's
+ * binary digits from the lowest set one up, x ← digit ? x | R : x & R with a fresh random word R
+ * turns P(bit) into (digit + P) / 2, which ends at exactly q / 2^24.
+ */
+export function dropMask(q: number, key: number, word: number): number {
+  if (q === 0) return 0;
+  const base = mix32((word ^ key) | 0);
+  let x = 0;
+  for (let bit = 31 - Math.clz32(q & -q); bit < 24; bit++) {
+    const random = mix32((base + Math.imul(bit + 1, 0x9e3779b9)) | 0);
+    x = (q >>> bit) & 1 ? x | random : x & random;
+  }
+  return x;
+}
+
+/** Writes the ids of a word's set bits to `kept` from `count` on; returns the new count. */
+function appendIds(bits: number, base: number, kept: Uint32Array, count: number): number {
+  while (bits !== 0) {
+    kept[count++] = base + 31 - Math.clz32(bits & -bits);
+    bits &= bits - 1;
+  }
+  return count;
+}
+
+/** Mask of the valid bits of the word starting at `base`. */
+function wordMask(size: number, base: number): number {
+  return size - base >= 32 ? -1 : (1 << (size - base)) - 1;
+}
+
 /** Drops members of the given W bitset by `rule`; keeps every other example. */
 export function sampleWell(
   size: number,
@@ -83,24 +116,23 @@ export function sampleWell(
   kept: Uint32Array,
   inPlan: Uint32Array,
 ): Survivors {
-  const constant = rule.kind === "constant";
-  const q0 = constant ? rule.q : 0;
-  const table = constant ? null : rule.table;
-  const lengths = constant ? null : rule.lengths;
   let count = 0;
   for (let base = 0, word = 0; base < size; base += 32, word++) {
-    const end = Math.min(32, size - base);
     const wellBits = well[word];
-    let planBits = 0;
-    for (let j = 0; j < end; j++) {
-      const id = base + j;
-      const q = table === null ? q0 : table[lengths![id]];
-      const drop = (wellBits >>> j) & 1 & +((mix32((id + key) | 0) & Q_MASK) < q);
-      kept[count] = id;
-      count += 1 - drop;
-      planBits |= (1 - drop) << j;
+    let dropBits = 0;
+    if (rule.kind === "constant") {
+      dropBits = wellBits & dropMask(rule.q, key, word);
+    } else {
+      const end = Math.min(32, size - base);
+      for (let j = 0; j < end; j++) {
+        const id = base + j;
+        const q = rule.table[rule.lengths[id]];
+        dropBits |= ((wellBits >>> j) & 1 & +((mix32((id + key) | 0) & Q_MASK) < q)) << j;
+      }
     }
+    const planBits = ~dropBits & wordMask(size, base);
     inPlan[word] = planBits;
+    count = appendIds(planBits, base, kept, count);
   }
   return { kept, count, inPlan };
 }
@@ -124,19 +156,12 @@ export function classifyAndSample(
   for (let base = 0, word = 0; base < size; base += 32, word++) {
     const end = Math.min(32, size - base);
     let wellBits = 0;
-    let planBits = 0;
-    for (let j = 0; j < end; j++) {
-      const id = base + j;
-      const inWell = +(scores[id] < threshold);
-      const drop = inWell & +((mix32((id + key) | 0) & Q_MASK) < q);
-      kept[count] = id;
-      count += 1 - drop;
-      wellBits |= inWell << j;
-      planBits |= (1 - drop) << j;
-    }
+    for (let j = 0; j < end; j++) wellBits |= +(scores[base + j] < threshold) << j;
+    const planBits = ~(wellBits & dropMask(q, key, word)) & wordMask(size, base);
     well[word] = wellBits;
     inPlan[word] = planBits;
     wellCount += popcount(wellBits);
+    count = appendIds(planBits, base, kept, count);
   }
   return { kept, count, inPlan, well, wellCount };
 }
