@@ -43,6 +43,16 @@ export interface Tokenizer {
   readonly padId: number;
   /** Token ids of `text`, with no special tokens added. */
   encode(text: string): number[];
+  /**
+   * Token ids of `text` when it continues earlier text (no SentencePiece "dummy prefix" space).
+   * Absent when it would equal `encode`.
+   */
+  encodeContinuation?(text: string): number[];
+  /**
+   * Special tokens that chat templates write as text (e.g. "<|im_end|>"): such strings in a
+   * rendered template become these ids instead of being tokenized as characters.
+   */
+  readonly specialTokens?: ReadonlyMap<string, number>;
   /** Text of `ids`; special tokens are skipped. decode(encode(x)) === x. */
   decode(ids: ArrayLike<number>): string;
 }
@@ -54,12 +64,19 @@ export class DataError extends Error {
   readonly source: RecordSource | null;
   readonly field: string | null;
 
-  constructor(code: string, message: string, source: RecordSource | null = null, field: string | null = null) {
+  constructor(
+    code: string,
+    message: string,
+    source: RecordSource | null = null,
+    field: string | null = null,
+  ) {
     const where =
       source === null
         ? ""
         : `${source.file}${source.line !== undefined ? `:${source.line}` : ""}${source.index !== undefined ? ` [${source.index}]` : ""}`;
-    const prefix = [where, field === null ? "" : `field "${field}"`].filter((s) => s !== "").join(", ");
+    const prefix = [where, field === null ? "" : `field "${field}"`]
+      .filter((s) => s !== "")
+      .join(", ");
     super(prefix === "" ? message : `${prefix}: ${message}`);
     this.code = code;
     this.source = source;
