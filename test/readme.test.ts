@@ -11,7 +11,10 @@ it("README engine example runs and reports savings", async () => {
   const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
   const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   expect(block).toBeDefined();
-  const source = block!.replace('from "infobatch-it"', `from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.js"))}`);
+  const source = block!.replace(
+    'from "infobatch-it"',
+    `from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.js"))}`,
+  );
   const file = join(import.meta.dirname, `.readme-example-${process.pid}.ts`);
   writeFileSync(file, source);
   const log = vi.spyOn(console, "log").mockImplementation(() => {});

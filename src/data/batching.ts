@@ -101,22 +101,27 @@ export function collate(
   weights: Float32Array,
   padId: number,
 ): TokenBatch {
+  const { offsets, tokens: allTokens, targets: allTargets } = corpus;
   const batchSize = ids.length;
   let seqLen = 0;
-  for (const id of ids) seqLen = Math.max(seqLen, corpus.lengthOf(id));
-  const inputIds = new Int32Array(batchSize * seqLen).fill(padId);
+  for (const id of ids) seqLen = Math.max(seqLen, offsets[id + 1] - offsets[id]);
+  // Fresh typed arrays are zeroed: only padding needs writing, and only when padId ≠ 0.
+  const inputIds = new Int32Array(batchSize * seqLen);
   const attentionMask = new Uint8Array(batchSize * seqLen);
   const targetMask = new Uint8Array(batchSize * seqLen);
   let tokens = 0;
   let targetTokens = 0;
   for (let b = 0; b < batchSize; b++) {
-    const { tokens: src, targets } = corpus.example(ids[b]);
+    const id = ids[b];
+    const start = offsets[id];
+    const length = offsets[id + 1] - start;
     const row = b * seqLen;
-    inputIds.set(src, row);
-    attentionMask.fill(1, row, row + src.length);
-    targetMask.set(targets, row);
-    tokens += src.length;
-    for (let t = 0; t < targets.length; t++) targetTokens += targets[t];
+    inputIds.set(allTokens.subarray(start, start + length), row);
+    targetMask.set(allTargets.subarray(start, start + length), row);
+    attentionMask.fill(1, row, row + length);
+    if (padId !== 0) inputIds.fill(padId, row + length, row + seqLen);
+    tokens += length;
+    targetTokens += corpus.targetCountOf(id);
   }
   return {
     ids,

@@ -55,8 +55,8 @@ class GrowableU32 {
 
 export class TokenizedCorpus {
   readonly size: number;
-  /** All tokens, example after example. */
-  readonly tokens: Uint32Array;
+  /** All tokens, example after example (Int32, the layout trainers feed to models as is). */
+  readonly tokens: Int32Array;
   /** 1 where the token is a target. Same layout as `tokens`. */
   readonly targets: Uint8Array;
   /** Example i is tokens[offsets[i] … offsets[i+1]). */
@@ -64,8 +64,10 @@ export class TokenizedCorpus {
   readonly sources: RecordSource[];
   readonly report: CorpusReport;
 
+  private readonly targetCounts: Uint32Array;
+
   constructor(
-    tokens: Uint32Array,
+    tokens: Int32Array,
     targets: Uint8Array,
     offsets: Uint32Array,
     sources: RecordSource[],
@@ -77,6 +79,12 @@ export class TokenizedCorpus {
     this.offsets = offsets;
     this.sources = sources;
     this.report = report;
+    this.targetCounts = new Uint32Array(this.size);
+    for (let i = 0; i < this.size; i++) {
+      let n = 0;
+      for (let t = offsets[i]; t < offsets[i + 1]; t++) n += targets[t];
+      this.targetCounts[i] = n;
+    }
   }
 
   lengthOf(id: number): number {
@@ -92,16 +100,14 @@ export class TokenizedCorpus {
 
   /** Target (response) tokens per example. */
   targetLengths(): Uint32Array {
-    const out = new Uint32Array(this.size);
-    for (let i = 0; i < this.size; i++) {
-      let n = 0;
-      for (let t = this.offsets[i]; t < this.offsets[i + 1]; t++) n += this.targets[t];
-      out[i] = n;
-    }
-    return out;
+    return this.targetCounts.slice();
   }
 
-  example(id: number): { tokens: Uint32Array; targets: Uint8Array } {
+  targetCountOf(id: number): number {
+    return this.targetCounts[id];
+  }
+
+  example(id: number): { tokens: Int32Array; targets: Uint8Array } {
     const a = this.offsets[id];
     const b = this.offsets[id + 1];
     return { tokens: this.tokens.subarray(a, b), targets: this.targets.subarray(a, b) };
@@ -187,5 +193,11 @@ export async function buildCorpus(
     flatTargets.set(m, at);
     at += m.length;
   }
-  return new TokenizedCorpus(tokens.trimmed(), flatTargets, offsets.trimmed(), sources, report);
+  return new TokenizedCorpus(
+    new Int32Array(tokens.trimmed().buffer),
+    flatTargets,
+    offsets.trimmed(),
+    sources,
+    report,
+  );
 }

@@ -55,6 +55,8 @@ export interface Tokenizer {
   readonly specialTokens?: ReadonlyMap<string, number>;
   /** Text of `ids`; special tokens are skipped. decode(encode(x)) === x. */
   decode(ids: ArrayLike<number>): string;
+  /** Frees native (wasm) memory, where the tokenizer holds any; later calls throw. */
+  dispose?(): void;
 }
 
 /** A data error that names where it happened and what was expected. */
