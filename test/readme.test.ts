@@ -1,31 +1,53 @@
 /**
- * The README's engine example must run as written: extract the first ```ts block, point its
- * import at the source tree and execute it.
+ * The README's examples must run as written: each ```ts block is extracted, its package imports
+ * pointed at the source tree (and its dataset path at the shared data), then executed.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { expect, it, vi } from "vitest";
+import { dataPath } from "./data-dir.js";
 
-it("README engine example runs and reports savings", async () => {
-  const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
-  const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(block).toBeDefined();
-  const source = block!.replace(
-    'from "infobatch-it"',
-    `from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.js"))}`,
-  );
-  const file = join(import.meta.dirname, `.readme-example-${process.pid}.ts`);
+const root = join(import.meta.dirname, "..");
+const blocks = [
+  ...readFileSync(join(root, "README.md"), "utf8").matchAll(/```ts\n([\s\S]*?)```/g),
+].map((m) => m[1]);
+
+async function runBlock(index: number): Promise<string[]> {
+  const source = blocks[index]
+    .replace(
+      'from "infobatch-it/pipeline"',
+      `from ${JSON.stringify(join(root, "src", "pipeline", "index.js"))}`,
+    )
+    .replace('from "infobatch-it"', `from ${JSON.stringify(join(root, "src", "index.js"))}`)
+    .replace('"data/gsm8k_train.jsonl"', JSON.stringify(dataPath("datasets", "gsm8k_train.jsonl")));
+  const file = join(import.meta.dirname, `.readme-example-${process.pid}-${index}.ts`);
   writeFileSync(file, source);
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   try {
     await import(pathToFileURL(file).href);
-    expect(log).toHaveBeenCalledTimes(1);
-    const saved = Number(/tokens saved: ([\d.]+)%/.exec(String(log.mock.calls[0][0]))?.[1]);
-    expect(saved).toBeGreaterThan(5);
-    expect(saved).toBeLessThan(60);
+    return log.mock.calls.map((call) => call.map(String).join(" "));
   } finally {
     log.mockRestore();
     rmSync(file, { force: true });
   }
+}
+
+it("README has the engine and the pipeline examples", () => {
+  expect(blocks.length).toBeGreaterThanOrEqual(2);
+});
+
+it("README engine example runs and reports savings", async () => {
+  const lines = await runBlock(0);
+  expect(lines).toHaveLength(1);
+  const saved = Number(/tokens saved: ([\d.]+)%/.exec(lines[0])?.[1]);
+  expect(saved).toBeGreaterThan(5);
+  expect(saved).toBeLessThan(60);
+});
+
+it("README pipeline example runs on GSM8K", async () => {
+  const lines = await runBlock(1);
+  expect(lines[0]).toBe("7473 examples, 0 skipped, 0 truncated");
+  expect(lines.filter((l) => l.startsWith("epoch "))).toHaveLength(3);
+  expect(lines.at(-1)).toMatch(/^tokens saved: [1-9]\d* of \d+$/);
 });

@@ -104,11 +104,15 @@ export function collate(
   const { offsets, tokens: allTokens, targets: allTargets } = corpus;
   const batchSize = ids.length;
   let seqLen = 0;
-  for (const id of ids) seqLen = Math.max(seqLen, offsets[id + 1] - offsets[id]);
-  // Fresh typed arrays are zeroed: only padding needs writing, and only when padId ≠ 0.
-  const inputIds = new Int32Array(batchSize * seqLen);
-  const attentionMask = new Uint8Array(batchSize * seqLen);
-  const targetMask = new Uint8Array(batchSize * seqLen);
+  for (let b = 0; b < batchSize; b++)
+    seqLen = Math.max(seqLen, offsets[ids[b] + 1] - offsets[ids[b]]);
+  // One zeroed buffer for the three arrays (one allocation, not three); only padding needs
+  // writing, and only when padId ≠ 0.
+  const cells = batchSize * seqLen;
+  const buffer = new ArrayBuffer(6 * cells);
+  const inputIds = new Int32Array(buffer, 0, cells);
+  const attentionMask = new Uint8Array(buffer, 4 * cells, cells);
+  const targetMask = new Uint8Array(buffer, 5 * cells, cells);
   let tokens = 0;
   let targetTokens = 0;
   for (let b = 0; b < batchSize; b++) {

@@ -149,7 +149,8 @@ export class Pipeline {
     });
     for (let index = first; index < steps; index++) {
       const ids = order.subarray(boundaries[index], boundaries[index + 1]);
-      const weights = Float32Array.from(ids, (id) => plan.weightOfId(id));
+      const weights = new Float32Array(ids.length);
+      for (let i = 0; i < ids.length; i++) weights[i] = plan.weightOfId(ids[i]);
       yield this.makeBatch(
         epoch,
         index,
