@@ -1,0 +1,201 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../backend.js";
+import { forward } from "../model/llama.js";
+import { AdamW } from "./adamw.js";
+import { LoraAdapter, resolveLoraConfig } from "./lora.js";
+import { perExampleLoss } from "./loss.js";
+import { learningRateAt, progressAt } from "./schedule.js";
+import { randomModel } from "./test-model.js";
+import { LoraTrainer } from "./trainer.js";
+
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+describe("schedule", () => {
+  it("warms up linearly, peaks, and reaches 0 exactly at the last step of the last epoch", () => {
+    const o = { lr: 1e-2, warmupFraction: 0.05 };
+    expect(learningRateAt(0.025, o)).toBeCloseTo(5e-3, 12);
+    expect(learningRateAt(0.05, o)).toBeCloseTo(1e-2, 12);
+    expect(learningRateAt(0.525, o)).toBeCloseTo(5e-3, 12);
+    // Epochs of different (pruned) lengths: the last step of the last epoch is progress 1.
+    expect(progressAt(7, 79, 80, 8)).toBe(1);
+    expect(learningRateAt(progressAt(7, 79, 80, 8), o)).toBe(0);
+    expect(progressAt(0, 0, 10, 4)).toBeCloseTo(0.025, 12);
+  });
+});
+
+describe("perExampleLoss", () => {
+  it("is each example's mean next-token cross-entropy over its targets", () => {
+    const [B, T, V] = [2, 4, 5];
+    const logitsData = Float32Array.from({ length: B * T * V }, (_, i) => Math.sin(i * 1.7));
+    const tokens = [
+      [0, 3, 1, 4],
+      [2, 2, 0, 1],
+    ];
+    const mask = [
+      [0, 0, 1, 1],
+      [0, 1, 1, 0],
+    ];
+    const got = perExampleLoss(
+      tf.tensor3d(logitsData, [B, T, V]),
+      tf.tensor2d(tokens, [B, T], "int32"),
+      tf.tensor2d(mask, [B, T]),
+    ).arraySync();
+    for (let b = 0; b < B; b++) {
+      let sum = 0;
+      let n = 0;
+      for (let t = 1; t < T; t++) {
+        if (!mask[b][t]) continue;
+        const row = Array.from(logitsData.subarray((b * T + t - 1) * V, (b * T + t) * V));
+        const max = Math.max(...row);
+        const logZ = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+        sum += logZ - row[tokens[b][t]];
+        n++;
+      }
+      expect(got[b]).toBeCloseTo(sum / n, 5);
+    }
+  });
+});
+
+describe("AdamW", () => {
+  it("matches torch.optim.AdamW's update, with decoupled weight decay and clipping", () => {
+    const p = tf.variable(tf.tensor1d([1, -2]), true);
+    const opt = new AdamW({ weightDecay: 0.1, clipNorm: 1 });
+    const g = tf.tensor1d([3, 4]); // norm 5 → clipped to (0.6, 0.8)
+    const norm = opt.apply(new Map([["p", p]]), { p: g }, 0.01);
+    expect(norm).toBeCloseTo(5, 5);
+    // Step 1: m̂ = g, v̂ = g², update = g / (|g| + eps) = sign(g); p ← p·(1 − lr·wd) − lr·sign(g)
+    const expected = [1 * (1 - 0.001) - 0.01, -2 * (1 - 0.001) - 0.01];
+    const got = p.arraySync() as number[];
+    expect(got[0]).toBeCloseTo(expected[0], 6);
+    expect(got[1]).toBeCloseTo(expected[1], 6);
+    opt.dispose();
+    p.dispose();
+  });
+});
+
+describe("LoRA", () => {
+  it("validates its config and counts parameters like PEFT (stories260K q,k,v,o r=8: 17,920)", () => {
+    expect(() => resolveLoraConfig({ rank: 0, alpha: 1, targets: ["q"] })).toThrow(/rank/);
+    expect(() => resolveLoraConfig({ rank: 4, alpha: 1, targets: ["qq"] })).toThrow(
+      /unknown LoRA target "qq"/,
+    );
+    // stories260K: dim 64, kvDim 32, 5 layers → per layer r·(64+64) + r·(64+32)·2 + r·(64+64) = 3584.
+    const perLayer = 8 * (64 + 64) + 2 * 8 * (64 + 32) + 8 * (64 + 64);
+    expect(perLayer * 5).toBe(17_920);
+    const model = randomModel();
+    const lora = new LoraAdapter(
+      model,
+      { rank: 2, alpha: 4, targets: ["q", "k", "v", "o", "gate", "up", "down"] },
+      0,
+    );
+    // dim 16, kvDim 8, hidden 24, 2 layers
+    expect(lora.parameterCount).toBe(
+      2 * 2 * (16 + 16 + (16 + 8) * 2 + 16 + 16 + (16 + 24) * 2 + (24 + 16)),
+    );
+    lora.dispose();
+  });
+
+  it("starts as the identity (B = 0) and its gradient matches finite differences", () => {
+    const model = randomModel();
+    const lora = new LoraAdapter(model, { rank: 2, alpha: 4, targets: ["q", "v", "o", "down"] }, 3);
+    const tokens = tf.tensor2d([[1, 5, 9, 3, 7, 2]], [1, 6], "int32");
+    const targets = tf.tensor2d([[0, 0, 1, 1, 1, 1]], [1, 6]);
+    const base = forward(model, tokens);
+    const adapted = forward(model, tokens, { adapter: lora.hook(model, null) });
+    expect(tf.max(tf.abs(tf.sub(base, adapted))).dataSync()[0]).toBe(0);
+
+    // Make B non-zero so every A and B gets a gradient, then compare with central differences.
+    for (const [name, v] of lora.variables)
+      if (name.includes("lora_B")) v.assign(tf.randomUniform(v.shape, -0.3, 0.3, "float32", 5));
+    const lossOf = () =>
+      tf.tidy(
+        () =>
+          tf.sum(
+            perExampleLoss(
+              forward(model, tokens, { adapter: lora.hook(model, null) }),
+              tokens,
+              targets,
+            ),
+          ) as tf.Scalar,
+      );
+    const variables = [...lora.variables.values()];
+    const { grads } = tf.variableGrads(lossOf, variables);
+    let checked = 0;
+    for (const v of variables.filter((_, i) => i % 3 === 0)) {
+      const values = v.dataSync().slice();
+      const analytic = grads[v.name].dataSync();
+      for (const index of [0, values.length - 1]) {
+        const h = 1e-2;
+        const at = (delta: number) => {
+          const copy = values.slice();
+          copy[index] += delta;
+          v.assign(tf.tensor(copy, v.shape));
+          return lossOf().dataSync()[0];
+        };
+        const numeric = (at(h) - at(-h)) / (2 * h);
+        v.assign(tf.tensor(values, v.shape));
+        expect(Math.abs(numeric - analytic[index])).toBeLessThan(2e-3 + 0.02 * Math.abs(numeric));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(4);
+    lora.dispose();
+  });
+});
+
+describe("LoraTrainer", () => {
+  it("lowers the loss of what it trains on and reports every trained example's loss to the engine", async () => {
+    const { buildCorpus } = await import("../../../src/data/corpus.js");
+    const { plainTemplate } = await import("../../../src/data/templates/index.js");
+    const { Pipeline } = await import("../../../src/pipeline/pipeline.js");
+    const tokenizer = {
+      name: "digits",
+      vocabSize: 32,
+      bosId: 1,
+      eosId: 2,
+      padId: 0,
+      encode: (text: string) => Array.from(text, (c) => 3 + (c.charCodeAt(0) % 29)),
+      decode: () => "",
+    };
+    const records = Array.from({ length: 24 }, (_, i) => ({
+      record: {
+        kind: "instruction" as const,
+        instruction: `${i % 7}`,
+        input: "",
+        output: `${(i * 3) % 10}${i % 4}`,
+      },
+      source: { file: "t", line: i + 1 },
+    }));
+    const corpus = await buildCorpus(records, {
+      tokenizer,
+      template: plainTemplate,
+      maxLength: 16,
+    });
+    const model = randomModel(2);
+    const trainer = new LoraTrainer(model, {
+      lora: { rank: 4, alpha: 8, targets: ["q", "k", "v", "o"] },
+      lr: 3e-2,
+      seed: 1,
+    });
+    const before = trainer.evaluate(corpus).loss;
+    const pipeline = new Pipeline({
+      corpus,
+      padId: 0,
+      batch: { size: 8 },
+      engine: { epochs: 6, seed: 0 },
+    });
+    const history = await trainer.fit(pipeline, { epochs: 6, evalCorpus: corpus });
+    const after = history.at(-1)!.eval!.loss;
+    expect(after).toBeLessThan(before * 0.9);
+    expect(history.slice(1, 5).some((e) => e.keptFraction < 1)).toBe(true);
+    // Every example the plans held was trained and its loss stored, epoch by epoch.
+    expect(pipeline.engine.scores.every((s) => Number.isFinite(s))).toBe(true);
+    const epochs = pipeline.savings().epochs;
+    expect(epochs).toHaveLength(6);
+    for (const e of epochs) expect(e.reported).toBe(e.examples.trained);
+    trainer.dispose();
+  });
+});
