@@ -201,7 +201,7 @@ export class LoraTrainer {
     const schedule = { lr: this.options.lr, warmupFraction: this.options.warmupFraction };
     const size = pipeline.corpus.size;
     for (
-      let epoch = pipeline.engine.epoch < 0 ? 0 : pipeline.engine.epoch;
+      let epoch = Math.max(0, pipeline.engine.epoch);
       epoch < options.epochs;
       epoch++
     ) {
