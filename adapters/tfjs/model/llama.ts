@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelError } from "../errors.js";
+import { frozenMatMul, Transposes } from "./frozen.js";
 import { type AttentionShape, attend, attentionBias, splitHeads } from "./attention.js";
 import { headSize, kvDim, type LlamaConfig } from "./config.js";
 import type { KvCache } from "./kv-cache.js";
@@ -71,6 +72,8 @@ export interface Llama {
   weights: LlamaWeights;
   /** RoPE of q (width dim, scaled by the scores' 1/√headSize) and of k (width kvDim). */
   rope: { q: RopeTable; k: RopeTable };
+  /** Transposed frozen weights for backward passes (see frozen.ts), made when first needed. */
+  transposes: Transposes;
 }
 
 /** Options of `forward`. */
@@ -109,7 +112,7 @@ export function createLlama(checkpoint: LlamaCheckpoint): Llama {
     q: ropeTable(config, dim, 1 / Math.sqrt(headSize(config))),
     k: ropeTable(config, kv),
   };
-  return { config, weights, rope };
+  return { config, weights, rope, transposes: new Transposes() };
 }
 
 /** Frees every tensor of `model`. */
@@ -119,6 +122,7 @@ export function disposeLlama(model: Llama): void {
   for (const layer of weights.layers) tf.dispose(Object.values(layer));
   disposeRopeTable(rope.q);
   disposeRopeTable(rope.k);
+  model.transposes.dispose();
 }
 
 /**
@@ -153,7 +157,7 @@ export function forward(
 
     weights.layers.forEach((w, layer) => {
       const linear = (name: ProjectionName, input: tf.Tensor2D, weight: tf.Tensor2D) =>
-        project(input, weight, adapter, layer, name);
+        project(input, weight, model.transposes, adapter, layer, name);
 
       // Attention block.
       const h = rmsNorm(x, w.attentionNorm, normEps); // (N, dim)
@@ -174,7 +178,8 @@ export function forward(
     });
 
     const out = rmsNorm(x, weights.norm, normEps); // (N, dim)
-    return tf.reshape(tf.matMul(out, weights.head), [B, T, vocabSize]) as tf.Tensor3D;
+    const logits2d = frozenMatMul(out, weights.head, model.transposes); // (N, vocab)
+    return tf.reshape(logits2d, [B, T, vocabSize]) as tf.Tensor3D;
   });
   if (cache !== undefined) cache.length = past + T;
   return logits;
@@ -184,11 +189,12 @@ export function forward(
 function project(
   x: tf.Tensor2D,
   w: tf.Tensor2D,
+  transposes: Transposes,
   adapter: ProjectionAdapter | undefined,
   layer: number,
   name: ProjectionName,
 ): tf.Tensor2D {
-  const y = tf.matMul(x, w) as tf.Tensor2D;
+  const y = frozenMatMul(x, w, transposes);
   const delta = adapter?.(layer, [name], x) ?? null;
   return delta === null ? y : (tf.add(y, delta) as tf.Tensor2D);
 }
