@@ -7,6 +7,7 @@ next-token cross-entropy, AdamW. Prints one JSON line: tokens/s over the median 
 import argparse
 import json
 import math
+import os
 import struct
 import time
 
@@ -89,7 +90,10 @@ def main():
     p.add_argument("--tokens", type=int, default=256)
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--steps", type=int, default=7)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "0")) or None)
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg, w = load_llama2c(args.checkpoint)
     r = args.rank

@@ -14,9 +14,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelError } from "../errors.js";
-import { frozenMatMul, Transposes } from "./frozen.js";
 import { type AttentionShape, attend, attentionBias, splitHeads } from "./attention.js";
 import { headSize, kvDim, type LlamaConfig } from "./config.js";
+import { frozenMatMul, Transposes } from "./frozen.js";
 import type { KvCache } from "./kv-cache.js";
 import { checkParams, type LlamaCheckpoint } from "./params.js";
 import { applyRope, disposeRopeTable, type RopeTable, ropeTable } from "./rope.js";

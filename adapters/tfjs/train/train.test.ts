@@ -196,6 +196,69 @@ describe("LoraTrainer", () => {
     const epochs = pipeline.savings().epochs;
     expect(epochs).toHaveLength(6);
     for (const e of epochs) expect(e.reported).toBe(e.examples.trained);
-    trainer.dispose();
+    await trainer.dispose();
+  });
+});
+
+describe("LoraTrainer steps", () => {
+  const batchOf = (B: number, T: number, seed: number) => {
+    const cells = B * T;
+    return {
+      ids: Uint32Array.from({ length: B }, (_, i) => i),
+      weights: Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 2 : 1)),
+      batchSize: B,
+      seqLen: T,
+      inputIds: Int32Array.from({ length: cells }, (_, i) => 3 + ((i * 7 + seed) % 29)),
+      attentionMask: Uint8Array.from({ length: cells }, (_, i) => (i % T < T - (i % 3) ? 1 : 0)),
+      targetMask: Uint8Array.from({ length: cells }, (_, i) =>
+        i % T >= 3 && i % T < T - (i % 3) ? 1 : 0,
+      ),
+      tokens: cells,
+      targetTokens: 0,
+    };
+  };
+  const options = {
+    lora: { rank: 2, alpha: 4, targets: ["q", "v", "o", "down"] },
+    lr: 1e-2,
+    seed: 9,
+  };
+  const values = (t: LoraTrainer) =>
+    [...t.lora.variables.values()].flatMap((v) => Array.from(v.dataSync()));
+
+  it("gradient accumulation over two halves equals one step on the whole batch", async () => {
+    const { sliceBatch } = await import("./gradients.js");
+    const batch = batchOf(6, 10, 1);
+    const whole = new LoraTrainer(randomModel(4), options);
+    const halves = new LoraTrainer(randomModel(4), { ...options, gradientAccumulation: 2 });
+    for (let step = 0; step < 2; step++) {
+      expect(whole.trainStep(batch, 1e-2).applied).toBe(true);
+      expect(halves.trainStep(sliceBatch(batch, 0, 3), 1e-2).applied).toBe(false);
+      expect(halves.trainStep(sliceBatch(batch, 3, 6), 1e-2).applied).toBe(true);
+    }
+    const a = values(whole);
+    const b = values(halves);
+    expect(a.some((x, i) => x !== values(new LoraTrainer(randomModel(4), options))[i])).toBe(true);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
+    await whole.dispose();
+    await halves.dispose();
+  });
+
+  it("a step split with a worker thread matches the single-threaded step", async () => {
+    const { randomCheckpoint } = await import("./test-model.js");
+    const batch = batchOf(5, 12, 2);
+    const single = await LoraTrainer.create(randomCheckpoint(8), options);
+    const parallel = await LoraTrainer.create(randomCheckpoint(8), { ...options, workers: 1 });
+    for (let step = 0; step < 2; step++) {
+      const r1 = single.trainStep(batch, 1e-2);
+      const r2 = await parallel.trainStepParallel(batch, 1e-2);
+      expect(r2.perExample.length).toBe(5);
+      for (let i = 0; i < 5; i++) expect(r2.perExample[i]).toBeCloseTo(r1.perExample[i], 5);
+      expect(r2.loss).toBeCloseTo(r1.loss, 5);
+    }
+    const a = values(single);
+    const b = values(parallel);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
+    await single.dispose();
+    await parallel.dispose();
   });
 });

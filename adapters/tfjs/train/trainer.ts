@@ -5,19 +5,20 @@
  * over the run's true (pruned) steps, held-out evaluation after every epoch.
  */
 import * as tf from "@tensorflow/tfjs-core";
-// tfjs-core registers no gradient functions itself; the union package does, for every kernel,
-// in a form both Node (CJS bundle) and bundlers (ESM) load. Its other parts are not used.
-import "@tensorflow/tfjs";
 import { deriveKey } from "../../../src/core/index.js";
 import { collate, type TokenBatch } from "../../../src/data/batching.js";
 import type { TokenizedCorpus } from "../../../src/data/corpus.js";
 import type { Pipeline } from "../../../src/pipeline/pipeline.js";
+import type { BackendName } from "../backend.js";
 import { ModelError } from "../errors.js";
-import { forward, type Llama } from "../model/llama.js";
+import { createLlama, forward, type Llama } from "../model/llama.js";
+import type { LlamaCheckpoint } from "../model/params.js";
 import { AdamW, type AdamWOptions } from "./adamw.js";
+import { type ShardGradients, shardGradients, sliceBatch } from "./gradients.js";
 import { LoraAdapter, type LoraConfig } from "./lora.js";
-import { perExampleLoss, weightedMean } from "./loss.js";
+import { perExampleLoss } from "./loss.js";
 import { learningRateAt, progressAt } from "./schedule.js";
+import { GradientWorkers } from "./workers.js";
 
 export interface TrainerOptions {
   lora: LoraConfig;
@@ -87,7 +88,8 @@ export class LoraTrainer {
   private readonly options: TrainerOptions;
   private readonly optimizer: AdamW;
   private readonly accumulate: number;
-  private pending: Record<string, tf.Tensor> | null = null;
+  private pending: Map<string, Float32Array> | null = null;
+  private workers: GradientWorkers | null = null;
   private micro = 0;
   private steps = 0;
 
@@ -105,58 +107,122 @@ export class LoraTrainer {
     }
   }
 
+  /**
+   * A trainer whose steps also use `workers` worker threads (data parallel: each computes a
+   * shard of every batch on its own replica of `checkpoint`). `workers: 0` is `new LoraTrainer`.
+   */
+  static async create(
+    checkpoint: LlamaCheckpoint,
+    options: TrainerOptions & { workers?: number; backend?: BackendName },
+  ): Promise<LoraTrainer> {
+    const trainer = new LoraTrainer(createLlama(checkpoint), options);
+    const count = options.workers ?? 0;
+    if (count > 0) {
+      trainer.workers = await GradientWorkers.start(count, {
+        checkpoint,
+        lora: options.lora,
+        backend: options.backend ?? "wasm",
+      });
+    }
+    return trainer;
+  }
+
   /** Forward + backward on one batch; the optimizer steps every `gradientAccumulation` batches. */
   trainStep(batch: TokenBatch, lr: number): StepResult {
-    const { batchSize: B, seqLen: T } = batch;
-    if (T > this.model.config.seqLen) {
+    this.checkBatch(batch);
+    const shard = shardGradients(
+      this.model,
+      this.lora,
+      batch,
+      batch.batchSize * this.accumulate,
+      this.dropoutSeed(0),
+    );
+    return this.accumulateAndStep([shard], lr);
+  }
+
+  /**
+   * `trainStep` with the batch split across the main thread and the worker threads (when the
+   * trainer was made with `create(…, { workers })`). Dropout masks depend on the split.
+   */
+  async trainStepParallel(batch: TokenBatch, lr: number): Promise<StepResult> {
+    if (this.workers === null) return this.trainStep(batch, lr);
+    this.checkBatch(batch);
+    const parts = Math.min(batch.batchSize, this.workers.size + 1);
+    const bounds = Array.from({ length: parts + 1 }, (_, i) =>
+      Math.round((i * batch.batchSize) / parts),
+    );
+    const denominator = batch.batchSize * this.accumulate;
+    const values = new Map<string, Float32Array>();
+    for (const [name, v] of this.lora.variables) values.set(name, v.dataSync() as Float32Array);
+    const remote = bounds
+      .slice(1, -1)
+      .map((start, w) =>
+        this.workers!.compute(
+          w,
+          sliceBatch(batch, start, bounds[w + 2]),
+          denominator,
+          this.dropoutSeed(w + 1),
+          values,
+        ),
+      );
+    const local = shardGradients(
+      this.model,
+      this.lora,
+      sliceBatch(batch, 0, bounds[1]),
+      denominator,
+      this.dropoutSeed(0),
+    );
+    return this.accumulateAndStep([local, ...(await Promise.all(remote))], lr);
+  }
+
+  private checkBatch(batch: TokenBatch): void {
+    if (batch.seqLen > this.model.config.seqLen) {
       throw new ModelError(
         "invalid_input",
-        `batch of ${T} positions exceeds the model's seqLen ${this.model.config.seqLen}`,
+        `batch of ${batch.seqLen} positions exceeds the model's seqLen ${this.model.config.seqLen}`,
       );
     }
-    const names = [...this.lora.variables.keys()];
-    const variables = names.map((n) => this.lora.variables.get(n)!);
-    const seed =
-      deriveKey(this.options.seed ?? 0, 0x5eed, this.steps * this.accumulate + this.micro) %
-      2 ** 31;
-    let perExample: Float32Array = new Float32Array(B);
-    const { value, grads } = tf.tidy(() => {
-      const tokens = tf.tensor2d(batch.inputIds, [B, T], "int32");
-      const attention = tf.tensor2d(Float32Array.from(batch.attentionMask), [B, T]);
-      const targets = tf.tensor2d(Float32Array.from(batch.targetMask), [B, T]);
-      const weights = tf.tensor1d(batch.weights);
-      const hook = this.lora.hook(this.model, seed);
-      return tf.variableGrads(() => {
-        const logits = forward(this.model, tokens, { mask: attention, adapter: hook });
-        const losses = perExampleLoss(logits, tokens, targets);
-        perExample = losses.dataSync() as Float32Array;
-        return tf.div(weightedMean(losses, weights), this.accumulate) as tf.Scalar;
-      }, variables);
-    });
-    const loss = value.dataSync()[0] * this.accumulate;
-    value.dispose();
-    const byKey: Record<string, tf.Tensor> = {};
-    variables.forEach((v, i) => {
-      byKey[names[i]] = grads[v.name];
-    });
-    if (this.pending === null) this.pending = byKey;
-    else {
-      const summed: Record<string, tf.Tensor> = {};
-      for (const k of names) summed[k] = tf.add(this.pending[k], byKey[k]);
-      tf.dispose([...Object.values(this.pending), ...Object.values(byKey)]);
-      this.pending = summed;
+  }
+
+  private dropoutSeed(shard: number): number {
+    return (
+      deriveKey(this.options.seed ?? 0, 0x5eed, this.steps * this.accumulate + this.micro, shard) %
+      2 ** 31
+    );
+  }
+
+  /** Adds the shards' gradients to the pending sum; steps the optimizer when it is complete. */
+  private accumulateAndStep(shards: ShardGradients[], lr: number): StepResult {
+    const pending = this.pending ?? new Map<string, Float32Array>();
+    for (const shard of shards) {
+      for (const [name, g] of shard.grads) {
+        const sum = pending.get(name);
+        if (sum === undefined) pending.set(name, g);
+        else for (let i = 0; i < g.length; i++) sum[i] += g[i];
+      }
     }
+    this.pending = pending;
     this.micro++;
     let applied = false;
     if (this.micro === this.accumulate) {
-      this.optimizer.apply(this.lora.variables, this.pending, lr);
-      tf.dispose(Object.values(this.pending));
+      const grads: Record<string, tf.Tensor> = {};
+      for (const [name, g] of pending)
+        grads[name] = tf.tensor(g, this.lora.variables.get(name)!.shape);
+      this.optimizer.apply(this.lora.variables, grads, lr);
+      tf.dispose(Object.values(grads));
       this.pending = null;
       this.micro = 0;
       this.steps++;
       applied = true;
     }
-    return { perExample: Float32Array.from(perExample), loss, applied };
+    const perExample = new Float32Array(shards.reduce((n, s) => n + s.perExample.length, 0));
+    let at = 0;
+    for (const s of shards) {
+      perExample.set(s.perExample, at);
+      at += s.perExample.length;
+    }
+    const loss = shards.reduce((sum, s) => sum + s.loss, 0) * this.accumulate;
+    return { perExample, loss, applied };
   }
 
   /** Mean response loss and perplexity over a corpus, forward only (no dropout, no weights). */
@@ -200,11 +266,7 @@ export class LoraTrainer {
     const history: Array<Extract<TrainEvent, { type: "epoch" }>> = [];
     const schedule = { lr: this.options.lr, warmupFraction: this.options.warmupFraction };
     const size = pipeline.corpus.size;
-    for (
-      let epoch = Math.max(0, pipeline.engine.epoch);
-      epoch < options.epochs;
-      epoch++
-    ) {
+    for (let epoch = Math.max(0, pipeline.engine.epoch); epoch < options.epochs; epoch++) {
       const steps = pipeline.steps(epoch);
       const keptFraction = pipeline.engine.plan!.size / size;
       const started = performance.now();
@@ -214,7 +276,7 @@ export class LoraTrainer {
       for await (const batch of pipeline.epoch(epoch)) {
         if (options.shouldStop?.()) return history;
         const lr = learningRateAt(progressAt(epoch, batch.index, steps, options.epochs), schedule);
-        const result = this.trainStep(batch, lr);
+        const result = await this.trainStepParallel(batch, lr);
         batch.reportLoss(result.perExample);
         tokens += batch.tokens;
         lossSum += result.loss;
@@ -247,9 +309,12 @@ export class LoraTrainer {
     return history;
   }
 
-  dispose(): void {
-    if (this.pending !== null) tf.dispose(Object.values(this.pending));
+  /** Frees tensors and stops worker threads. */
+  async dispose(): Promise<void> {
+    this.pending = null;
     this.optimizer.dispose();
     this.lora.dispose();
+    await this.workers?.close();
+    this.workers = null;
   }
 }
