@@ -54,3 +54,14 @@ export {
   layerParamShapes,
   parameterCount,
 } from "./model/params.js";
+export { AdamW, type AdamWOptions } from "./train/adamw.js";
+export {
+  LoraAdapter,
+  type LoraConfig,
+  PROJECTIONS,
+  peftModule,
+  resolveLoraConfig,
+} from "./train/lora.js";
+export { perExampleLoss } from "./train/loss.js";
+export { adapterFromPeft, adapterToPeft, mergeAdapter, type PeftConfig } from "./train/peft.js";
+export { learningRateAt, progressAt, type ScheduleOptions } from "./train/schedule.js";

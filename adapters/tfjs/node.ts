@@ -8,3 +8,13 @@ export {
   writeSafetensorsFile,
 } from "./checkpoints/node.js";
 export * from "./index.js";
+export { loadPeftAdapter, savePeftAdapter } from "./train/files.js";
+export { type ProgressOptions, progressBar } from "./train/progress.js";
+export {
+  type EvalResult,
+  type FitOptions,
+  LoraTrainer,
+  type StepResult,
+  type TrainEvent,
+  type TrainerOptions,
+} from "./train/trainer.js";

@@ -25,6 +25,8 @@ export interface PrepareOptions {
   dataset: string | Iterable<SourcedRecord> | AsyncIterable<SourcedRecord>;
   /** Dataset format. Default "auto" (detected from the first record). */
   format?: DatasetFormat | "auto";
+  /** Read only the first `limit` valid records (a quick run, a smoke test). Default: all. */
+  limit?: number;
   /** Invalid records: "error" (default) stops at the first; "skip" counts and reports them. */
   onInvalid?: "error" | "skip";
   /** A tokenizer, or a spec for `loadTokenizer` ("cl100k_base", "hf:<folder>", "llama2c:<file>"). */
@@ -78,14 +80,29 @@ export async function prepareCorpus(options: PrepareOptions): Promise<PreparedCo
     typeof options.dataset === "string"
       ? readDataset(options.dataset, { format: options.format ?? "auto", onInvalid })
       : null;
-  const corpus = await buildCorpus(stream ?? (options.dataset as Iterable<SourcedRecord>), {
-    tokenizer,
-    template,
-    maxLength: options.maxLength,
-    truncation: options.truncation,
-    onInvalid,
-  });
+  const records = stream ?? (options.dataset as Iterable<SourcedRecord>);
+  const corpus = await buildCorpus(
+    options.limit === undefined ? records : take(records, options.limit),
+    {
+      tokenizer,
+      template,
+      maxLength: options.maxLength,
+      truncation: options.truncation,
+      onInvalid,
+    },
+  );
   return { corpus, tokenizer, read: stream === null ? null : stream.report() };
+}
+
+async function* take<T>(source: AsyncIterable<T> | Iterable<T>, limit: number): AsyncGenerator<T> {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new DataError("invalid_option", `limit must be a positive integer, received ${limit}`);
+  }
+  let n = 0;
+  for await (const item of source) {
+    yield item;
+    if (++n >= limit) return;
+  }
 }
 
 export interface CreatePipelineOptions

@@ -28,8 +28,3 @@ export function perExampleLoss(
     return tf.div(total, count) as tf.Tensor1D;
   });
 }
-
-/** The InfoBatch batch loss Σ_i w_i·l_i / B from per-example losses (B) and weights (B). */
-export function weightedMean(perExample: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
-  return tf.div(tf.sum(tf.mul(perExample, weights)), perExample.shape[0]) as tf.Scalar;
-}
