@@ -2,8 +2,7 @@
  * Shared by the adapter's tests (not exported from the package): where the reference data lives,
  * random checkpoints, and an independent scalar forward pass written after llama2.c's run.c.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { Xoshiro128 } from "../../src/core/index.js";
 import { headSize, kvDim, type LlamaConfig } from "./model/config.js";
 import {
   LAYER_PARAM_NAMES,
@@ -13,32 +12,12 @@ import {
   sizeOf,
 } from "./model/params.js";
 
-const REPO_ROOT = join(import.meta.dirname, "..", "..");
+export { DATA_DIR, dataPath } from "../../test/data-dir.js";
 
-/** $INFOBATCH_DATA, else ../shared/data beside the repository. */
-export const DATA_DIR = process.env.INFOBATCH_DATA ?? join(REPO_ROOT, "..", "shared", "data");
-
-/** A path inside the reference data; throws a readable error when it is missing. */
-export function dataPath(...parts: string[]): string {
-  const path = join(DATA_DIR, ...parts);
-  if (!existsSync(path)) {
-    throw new Error(
-      `reference data not found: ${path} (set INFOBATCH_DATA to the shared data folder)`,
-    );
-  }
-  return path;
-}
-
-/** mulberry32: a small seeded generator, so random checkpoints are the same on every run. */
+/** A seeded uniform generator in [0, 1) (the engine's own xoshiro128**), for test data. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const rng = new Xoshiro128(seed);
+  return () => rng.nextFloat();
 }
 
 /** A checkpoint of `config` with uniform weights in ±scale (norm gains around 1). */

@@ -3,9 +3,9 @@
  * forwards after one warm-up. Run: `node --import tsx adapters/tfjs/bench/forward.ts
  * [--backend wasm|cpu|tensorflow] [--batch 16] [--seq 256] [--runs 5] [--json]`.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
+import { dataPath } from "../../../test/data-dir.js";
 import { type BackendName, initBackend } from "../backend.js";
 import { loadLlama2cCheckpoint } from "../checkpoints/node.js";
 import { createLlama, forward } from "../model/llama.js";
@@ -20,12 +20,10 @@ const { values } = parseArgs({
   },
 });
 const [B, T, runs] = [Number(values.batch), Number(values.seq), Number(values.runs)];
-const dataDir =
-  process.env.INFOBATCH_DATA ?? join(import.meta.dirname, "..", "..", "..", "..", "shared", "data");
 
 const { backend } = await initBackend(values.backend as BackendName);
 const model = createLlama(
-  loadLlama2cCheckpoint(join(dataDir, "models", "stories260K", "stories260K.bin")),
+  loadLlama2cCheckpoint(dataPath("models", "stories260K", "stories260K.bin")),
 );
 const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % model.config.vocabSize);
 const tokens = tf.tensor2d(ids, [B, T], "int32");

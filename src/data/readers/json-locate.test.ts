@@ -1,16 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { Xoshiro128 } from "../../core/index.js";
 import { locateJsonError } from "./json-locate.js";
 
-/** Small seeded generator so the fuzz cases are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Seeded uniform draws in [0, 1) (the engine's xoshiro128**): the same fuzz cases every run. */
+function seededRandom(seed: number): () => number {
+  const rng = new Xoshiro128(seed);
+  return () => rng.nextFloat();
 }
 
 function parses(text: string): boolean {
@@ -52,7 +47,7 @@ describe("locateJsonError", () => {
   });
 
   it("agrees with JSON.parse on 5,000 random corruptions of valid JSON", () => {
-    const random = mulberry32(1);
+    const random = seededRandom(1);
     const base = JSON.stringify([
       { instruction: 'Sum "a" and b.', input: "a: 1\nb: 2", output: "3", n: -0.5e2 },
       { messages: [{ role: "user", content: "hé" }], ok: true, none: null },

@@ -5,13 +5,12 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATA_DIR } from "../../../test/data-dir.js";
 import { DataError } from "../types.js";
 import { loadDataset, readDataset } from "./node.js";
 import type { ReadOptions } from "./options.js";
 
-const root = join(import.meta.dirname, "..", "..", "..");
-const data = process.env.INFOBATCH_DATA ?? join(root, "..", "shared", "data");
-const dataset = (name: string) => join(data, "datasets", name);
+const dataset = (name: string) => join(DATA_DIR, "datasets", name);
 
 let dir = "";
 beforeAll(async () => {
