@@ -96,6 +96,9 @@ describe("the algorithm", () => {
     expect(Number.isNaN(engine.scores[1])).toBe(true);
     expect(Number.isNaN(engine.scores[2])).toBe(true);
     expect(engine.savings().nonFiniteLosses).toBe(2);
+    // Finite as a double, infinite as the float32 it would be stored as.
+    expect(engine.update([3], [1e39])).toEqual({ applied: 0, nonFinite: 1 });
+    expect(engine.scores[3]).toBe(3);
   });
 
   it('throws on NaN with nonFinite: "throw" and applies nothing', () => {
@@ -160,6 +163,11 @@ describe("the algorithm", () => {
     const ids = p1.ids;
     engine.planEpoch(2);
     expect(() => p1.batch(0, 8)).toThrowError(expect.objectContaining({ code: "stale_plan" }));
+    expect(() => p1.weights).toThrowError(expect.objectContaining({ code: "stale_plan" }));
+    expect(() => p1.weightOfId(ids[0])).toThrowError(
+      expect.objectContaining({ code: "stale_plan" }),
+    );
+    expect(() => p1.idAt(0)).toThrowError(expect.objectContaining({ code: "stale_plan" }));
     expect(ids.length).toBe(p1.size); // arrays taken earlier stay valid
   });
 
@@ -372,7 +380,12 @@ describe("snapshot / restore", () => {
     return trace;
   }
 
-  for (const extra of [{}, { lengths: LENGTHS, lengthAware: true, budget: { target: 0.2 } }]) {
+  for (const extra of [
+    {},
+    { lengths: LENGTHS, lengthAware: true, budget: { target: 0.2 } },
+    // r above the cap: every member of W sits at the cap, the solved scale is ∞ (JSON null).
+    { lengths: LENGTHS, lengthAware: true, pruneRatio: 0.95 },
+  ]) {
     it(`resumes mid-epoch with byte-identical futures ${Object.keys(extra).join(", ")}`, () => {
       const options = { size: N, epochs: 8, seed: 31, ...extra };
       const original = new InfoBatch(options);

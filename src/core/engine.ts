@@ -298,7 +298,8 @@ export class InfoBatch {
           ["ids", i],
         );
       }
-      const loss = losses[i];
+      // Finite as a float32 score: 1e39 is a finite double but Infinity once stored.
+      const loss = Math.fround(losses[i]);
       if (!(loss - loss === 0)) {
         if (firstNonFinite < 0) firstNonFinite = i;
         nonFinite++;
@@ -313,7 +314,7 @@ export class InfoBatch {
     }
     const values = this.table.values;
     for (let i = 0; i < ids.length; i++) {
-      const loss = losses[i];
+      const loss = Math.fround(losses[i]);
       if (loss - loss === 0) values[ids[i]] = loss;
     }
     const applied = ids.length - nonFinite;
@@ -419,10 +420,17 @@ export class InfoBatch {
       let survivors: Survivors | null = null;
       let rule: DropRule | null = null;
       if (well !== null) {
+        // JSON has no Infinity: a length-aware scale of ∞ (every member of W at the cap) comes
+        // back as null, so the rule's kind follows the options, not the stored scale.
         rule =
-          record.scale === null
+          o.lengthAware === null
             ? { kind: "constant", q: quantise(record.pruneRatio) }
-            : lengthRule(o, record.scale, engine.table.maxLength, engine.table.lengths!);
+            : lengthRule(
+                o,
+                record.scale ?? Number.POSITIVE_INFINITY,
+                engine.table.maxLength,
+                engine.table.lengths!,
+              );
         engine.well.set(well);
         survivors = sampleWell(
           o.size,

@@ -36,10 +36,17 @@ describe("shards", () => {
 
   it("carries each example's weight into its share and is deterministic", () => {
     const share = plan.shard(2, 3);
-    const again = engine.plan!.shard(2, 3);
-    expect(Array.from(share.ids)).toEqual(Array.from(again.ids));
-    for (let p = 0; p < share.size; p++)
-      expect(share.weightAt(p)).toBe(plan.weightOfId(share.idAt(p)));
+    const twin = scoredEngine(
+      { size: N, epochs: 4, seed: 3 },
+      randomValues(N, 1, 0.5, 3),
+    ).planEpoch(1);
+    expect(Array.from(share.ids)).toEqual(Array.from(twin.shard(2, 3).ids));
+    // Weight 2 (r = 0.5) exactly for examples scored below the threshold, 1 for the rest.
+    const scores = randomValues(N, 1, 0.5, 3);
+    const t = plan.info.threshold!;
+    for (let p = 0; p < share.size; p++) {
+      expect(share.weightAt(p)).toBe(Math.fround(scores[share.idAt(p)]) < t ? 2 : 1);
+    }
     expect(share.steps(10)).toBe(Math.ceil(share.size / 10));
     expect(() => plan.shard(3, 3)).toThrow(/rank/);
     expect(() => plan.shard(0, 0)).toThrow(/world/);

@@ -78,6 +78,7 @@ export abstract class WeightedOrder {
   /** Every position's weight (materialised once, on first use). */
   get weights(): Float32Array {
     if (this.weightCache === null) {
+      this.assertCurrent();
       const out = new Float32Array(this.size);
       const ids = this.ids;
       for (let p = 0; p < out.length; p++) out[p] = this.weightOfId(ids[p]);
@@ -178,6 +179,7 @@ export class EpochPlan extends WeightedOrder {
   }
 
   idAt(position: number): number {
+    this.assertCurrent();
     const i = this.shuffle.map(position);
     return this.kept === null ? i : this.kept[i];
   }
@@ -187,6 +189,7 @@ export class EpochPlan extends WeightedOrder {
   }
 
   weightOfId(id: number): number {
+    this.assertCurrent();
     if (this.well === null || this.rule === null || !hasBit(this.well, id)) return 1;
     return keepWeight(dropQ(this.rule, id));
   }
@@ -204,6 +207,7 @@ export class EpochPlan extends WeightedOrder {
 
   /** True when `id` was in W (scored below the threshold) when this plan was made. */
   isWellLearned(id: number): boolean {
+    this.assertCurrent();
     return this.well !== null && hasBit(this.well, id);
   }
 

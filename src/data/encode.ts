@@ -55,6 +55,7 @@ function encodeText(
     splitters.set(tokenizer, splitter);
   }
   const parts = splitter === null ? [text] : text.split(splitter);
+  const start = out.length; // the BOS may already be there: it does not make this a continuation
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];
     if (part === "") continue;
@@ -63,7 +64,7 @@ function encodeText(
     if (special !== undefined) {
       out.push(special);
     } else {
-      const cont = continuation || out.length > 0;
+      const cont = continuation || out.length > start;
       const ids =
         cont && tokenizer.encodeContinuation
           ? tokenizer.encodeContinuation(part)

@@ -77,9 +77,13 @@ describe("Pipeline", () => {
     const steps = pipeline.steps(1);
     expect(steps).toBeLessThan(Math.ceil(300 / 16));
     let weighted = 0;
+    // Scores after epoch 0 are lossOf's values: weight 2 exactly below their mean, else 1.
+    const scoreOf = (id: number) => Math.fround(0.5 + (id % 7) / 3);
+    let mean = 0;
+    for (let id = 0; id < 300; id++) mean += scoreOf(id) / 300;
     for await (const batch of pipeline.epoch(1)) {
       for (let i = 0; i < batch.ids.length; i++) {
-        expect(batch.weights[i]).toBe(pipeline.engine.plan!.weightOfId(batch.ids[i]));
+        expect(batch.weights[i]).toBe(scoreOf(batch.ids[i]) < mean ? 2 : 1);
         if (batch.weights[i] === 2) weighted++;
       }
       batch.reportLoss(lossOf(batch));
@@ -146,6 +150,21 @@ describe("Pipeline", () => {
     b.loadStateDict(structuredClone(state));
     expect(await run(b, 1, 4)).toEqual(await run(a, 1, 4));
     expect(b.savings()).toEqual(a.savings());
+  });
+
+  it("resumes at the first batch never reported, even when later ones were", async () => {
+    const a = await makePipeline();
+    const batches: PipelineBatch[] = [];
+    for await (const batch of a.epoch(0)) {
+      batches.push(batch);
+      if (batches.length === 3) break;
+    }
+    batches[0].reportLoss(lossOf(batches[0]));
+    batches[2].reportLoss(lossOf(batches[2])); // batch 1 never reported
+    const b = await makePipeline();
+    b.loadStateDict(a.stateDict());
+    const first = await b.epoch(0)[Symbol.asyncIterator]().next();
+    expect(first.value!.index).toBe(1);
   });
 
   it("refuses a state saved over different data", async () => {

@@ -95,6 +95,10 @@ export class Pipeline {
   private readonly options: PipelineOptions;
   private infobatch: InfoBatch;
   private order: Uint32Array | null = null;
+  /** Every position's weight, taken when the epoch was planned (a plan is replaced later). */
+  private weights: Float32Array | null = null;
+  /** Batches of the current epoch whose losses were reported (resume starts after the prefix). */
+  private readonly reportedBatches = new Set<number>();
   private boundaries: Uint32Array | null = null;
   private plannedEpoch = -1;
   private reported = 0;
@@ -129,6 +133,7 @@ export class Pipeline {
     const plan = this.ensurePlanned(epoch);
     const boundaries = this.boundaries!;
     const order = this.order!;
+    const allWeights = this.weights!;
     const steps = boundaries.length - 1;
     let first = 0;
     while (first < steps && boundaries[first] < this.reported) first++;
@@ -149,14 +154,8 @@ export class Pipeline {
     });
     for (let index = first; index < steps; index++) {
       const ids = order.subarray(boundaries[index], boundaries[index + 1]);
-      const weights = new Float32Array(ids.length);
-      for (let i = 0; i < ids.length; i++) weights[i] = plan.weightOfId(ids[i]);
-      yield this.makeBatch(
-        epoch,
-        index,
-        boundaries[index + 1],
-        collate(this.corpus, ids, weights, this.options.padId),
-      );
+      const weights = allWeights.slice(boundaries[index], boundaries[index + 1]);
+      yield this.makeBatch(epoch, index, collate(this.corpus, ids, weights, this.options.padId));
     }
     await hooks?.onEpochEnd?.({ epoch, steps, examples: plan.size, tokens: plan.info.tokens });
   }
@@ -232,6 +231,8 @@ export class Pipeline {
 
   private adoptPlan(plan: EpochPlan): void {
     this.order = plan.ids;
+    this.weights = plan.weights;
+    this.reportedBatches.clear();
     this.boundaries = batchBoundaries(this.corpus, this.order, this.options.batch);
     this.plannedEpoch = plan.epoch;
     this.stepsByEpoch[plan.epoch] = this.boundaries.length - 1;
@@ -243,11 +244,17 @@ export class Pipeline {
     return batchBoundaries(this.corpus, all, this.options.batch).length - 1;
   }
 
-  private makeBatch(epoch: number, index: number, end: number, batch: TokenBatch): PipelineBatch {
+  private makeBatch(epoch: number, index: number, batch: TokenBatch): PipelineBatch {
     let done = false;
     const finish = (result: UpdateResult): UpdateResult => {
       done = true;
-      this.reported = Math.max(this.reported, end);
+      // The resume position only moves past batches reported without a gap before them.
+      this.reportedBatches.add(index);
+      const boundaries = this.boundaries!;
+      let next = 0;
+      while (next < boundaries.length - 1 && boundaries[next] < this.reported) next++;
+      while (this.reportedBatches.has(next)) next++;
+      this.reported = boundaries[Math.min(next, boundaries.length - 1)];
       return result;
     };
     const check = () => {

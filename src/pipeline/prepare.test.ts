@@ -68,6 +68,33 @@ describe("prepareCorpus on real data", () => {
     expect(Math.max(...corpus.lengths())).toBe(256);
   });
 
+  it("tok512: the prompt is encoded as run.c encodes text (BOS, dummy prefix), the answer continues it", async () => {
+    const tokenizer = loadTokenizer(
+      `llama2c:${dataPath("models", "stories260K", "tok512.bin")}`,
+    ) as ReturnType<typeof loadTokenizer> & {
+      encodeWithBos(text: string): number[];
+      encodeContinuation(text: string): number[];
+    };
+    const { corpus } = await prepareCorpus({
+      dataset: gsm8k,
+      tokenizer,
+      template: "qa",
+      maxLength: 2048,
+      limit: 20,
+    });
+    const lines = (await import("node:fs")).readFileSync(gsm8k, "utf8").split("\n");
+    for (let id = 0; id < 20; id++) {
+      const { question, answer } = JSON.parse(lines[id]) as { question: string; answer: string };
+      const prompt = `Question: ${question}\nAnswer: `;
+      const expected = [
+        ...tokenizer.encodeWithBos(prompt),
+        ...tokenizer.encodeContinuation(answer),
+        2,
+      ];
+      expect(Array.from(corpus.example(id).tokens)).toEqual(expected);
+    }
+  });
+
   it("skips invalid records when asked and reports where they were", async () => {
     const { mkdtempSync, writeFileSync } = await import("node:fs");
     const { join } = await import("node:path");

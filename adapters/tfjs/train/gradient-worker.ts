@@ -20,7 +20,9 @@ parentPort!.on("message", (request: ShardRequest) => {
   try {
     for (const [name, values] of request.lora) {
       const variable = lora.variables.get(name)!;
-      variable.assign(tf.tensor(values, variable.shape));
+      const value = tf.tensor(values, variable.shape);
+      variable.assign(value); // assign keeps its own reference: free ours, or every step leaks
+      value.dispose();
     }
     const result = shardGradients(model, lora, request.batch, request.denominator, request.seed);
     const transfer = [result.perExample.buffer, ...[...result.grads.values()].map((g) => g.buffer)];

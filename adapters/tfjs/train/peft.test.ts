@@ -5,11 +5,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend.js";
 import { checkpointFromHf, checkpointToHf } from "../checkpoints/hf.js";
-import { parseSafetensors } from "../checkpoints/safetensors.js";
+import { parseSafetensors, serializeSafetensors } from "../checkpoints/safetensors.js";
 import { createLlama, forward } from "../model/llama.js";
 import { loadPeftAdapter, savePeftAdapter } from "./files.js";
 import { LoraAdapter } from "./lora.js";
-import { adapterToPeft, mergeAdapter } from "./peft.js";
+import { adapterFromPeft, adapterToPeft, mergeAdapter } from "./peft.js";
 import { randomCheckpoint } from "./test-model.js";
 
 beforeAll(async () => {
@@ -112,9 +112,41 @@ describe("PEFT adapters", () => {
     ).toBeLessThan(1e-4);
   });
 
-  it("names the missing tensor or the wrong shape", () => {
+  it("names the missing file, the missing tensor, the wrong shape and unsupported options", () => {
     const model = createLlama(randomCheckpoint(6));
-    const folder = mkdtempSync(join(tmpdir(), "peft-"));
-    expect(() => loadPeftAdapter(folder, model)).toThrow(/adapter_config\.json/);
+    const empty = mkdtempSync(join(tmpdir(), "peft-"));
+    expect(() => loadPeftAdapter(empty, model)).toThrow(/adapter_config\.json/);
+
+    const lora = trainedAdapter(model);
+    const { config, weights } = adapterToPeft(model, lora);
+    const tensors = parseSafetensors(weights).tensors;
+    const rewrite = (edit: (m: Map<string, { shape: number[]; data: Float32Array }>) => void) => {
+      const copy = new Map(
+        [...tensors].map(([k, t]) => [k, { shape: [...t.shape], data: t.data }]),
+      );
+      edit(copy);
+      return serializeSafetensors(copy);
+    };
+    const qA = "base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight";
+    expect(() =>
+      adapterFromPeft(
+        model,
+        config,
+        rewrite((m) => m.delete(qA)),
+      ),
+    ).toThrowError(expect.objectContaining({ code: "missing_tensor", path: [qA] }));
+    expect(() =>
+      adapterFromPeft(
+        model,
+        config,
+        rewrite((m) => m.set(qA, { shape: [3, 16], data: new Float32Array(48) })),
+      ),
+    ).toThrow(/expected shape \[2,16\], found \[3,16\]/);
+    expect(() => adapterFromPeft(model, { ...config, use_rslora: true }, weights)).toThrow(
+      /use_rslora/,
+    );
+    expect(() =>
+      adapterFromPeft(model, { ...config, target_modules: "q_proj|v_proj" }, weights),
+    ).toThrow(/target_modules/);
   });
 });

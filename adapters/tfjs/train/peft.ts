@@ -111,6 +111,24 @@ export function adapterFromPeft(model: Llama, config: unknown, weights: Uint8Arr
       ["fan_in_fan_out"],
     );
   }
+  const unsupported = (field: string, why: string): never => {
+    throw new ModelError("invalid_checkpoint", `adapter_config.json: ${why}`, [field]);
+  };
+  const fields = c as Record<string, unknown>;
+  if (fields.use_rslora === true)
+    unsupported("use_rslora", "rank-stabilised LoRA (use_rslora) is not supported");
+  for (const field of ["rank_pattern", "alpha_pattern"]) {
+    const v = fields[field];
+    if (v !== undefined && v !== null && Object.keys(v as object).length > 0) {
+      unsupported(field, `per-module ${field} is not supported`);
+    }
+  }
+  if (!Array.isArray(c.target_modules)) {
+    unsupported(
+      "target_modules",
+      `expected a list of module names, found ${JSON.stringify(c.target_modules)}`,
+    );
+  }
   const loraConfig: LoraConfig = {
     rank: c.r as number,
     alpha: c.lora_alpha as number,
@@ -145,9 +163,12 @@ export function adapterFromPeft(model: Llama, config: unknown, weights: Uint8Arr
       if (heads !== null) data = unpermuteRotaryRows(data, heads, rank);
     }
     // Ours are input-major: A (in, r), B (r, out).
-    variable.assign(
-      tfTensor(isA ? transpose(data, rank, inDim) : transpose(data, outDim, rank), variable.shape),
+    const value = tfTensor(
+      isA ? transpose(data, rank, inDim) : transpose(data, outDim, rank),
+      variable.shape,
     );
+    variable.assign(value);
+    value.dispose();
   }
   const extra = [...tensors.keys()].filter((n) => !lora.variables.has(n));
   if (extra.length > 0) {

@@ -21,6 +21,9 @@ export function progressAt(epoch: number, step: number, steps: number, epochs: n
 
 export function learningRateAt(progress: number, options: ScheduleOptions): number {
   const warmup = options.warmupFraction ?? 0.05;
+  if (!(warmup >= 0 && warmup < 1)) {
+    throw new RangeError(`warmupFraction must be in [0, 1), received ${warmup}`);
+  }
   const floor = (options.minRatio ?? 0) * options.lr;
   if (progress < warmup) return (options.lr * progress) / warmup;
   const t = Math.min(1, (progress - warmup) / (1 - warmup));

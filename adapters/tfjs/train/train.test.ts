@@ -200,28 +200,32 @@ describe("LoraTrainer", () => {
   });
 });
 
+const stepOptions = {
+  lora: { rank: 2, alpha: 4, targets: ["q", "v", "o", "down"] },
+  lr: 1e-2,
+  seed: 9,
+};
+
+function makeBatch(B: number, T: number, seed: number) {
+  const cells = B * T;
+  return {
+    ids: Uint32Array.from({ length: B }, (_, i) => i),
+    weights: Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 2 : 1)),
+    batchSize: B,
+    seqLen: T,
+    inputIds: Int32Array.from({ length: cells }, (_, i) => 3 + ((i * 7 + seed) % 29)),
+    attentionMask: Uint8Array.from({ length: cells }, (_, i) => (i % T < T - (i % 3) ? 1 : 0)),
+    targetMask: Uint8Array.from({ length: cells }, (_, i) =>
+      i % T >= 3 && i % T < T - (i % 3) ? 1 : 0,
+    ),
+    tokens: cells,
+    targetTokens: 0,
+  };
+}
+
 describe("LoraTrainer steps", () => {
-  const batchOf = (B: number, T: number, seed: number) => {
-    const cells = B * T;
-    return {
-      ids: Uint32Array.from({ length: B }, (_, i) => i),
-      weights: Float32Array.from({ length: B }, (_, i) => (i % 3 === 0 ? 2 : 1)),
-      batchSize: B,
-      seqLen: T,
-      inputIds: Int32Array.from({ length: cells }, (_, i) => 3 + ((i * 7 + seed) % 29)),
-      attentionMask: Uint8Array.from({ length: cells }, (_, i) => (i % T < T - (i % 3) ? 1 : 0)),
-      targetMask: Uint8Array.from({ length: cells }, (_, i) =>
-        i % T >= 3 && i % T < T - (i % 3) ? 1 : 0,
-      ),
-      tokens: cells,
-      targetTokens: 0,
-    };
-  };
-  const options = {
-    lora: { rank: 2, alpha: 4, targets: ["q", "v", "o", "down"] },
-    lr: 1e-2,
-    seed: 9,
-  };
+  const batchOf = makeBatch;
+  const options = stepOptions;
   const values = (t: LoraTrainer) =>
     [...t.lora.variables.values()].flatMap((v) => Array.from(v.dataSync()));
 
@@ -260,5 +264,52 @@ describe("LoraTrainer steps", () => {
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5);
     await single.dispose();
     await parallel.dispose();
+  });
+});
+
+describe("loss and gradient normalisation", () => {
+  it("the step loss is Σ w_i·l_i / B and shard gradients with the same denominator add up", async () => {
+    const { shardGradients, sliceBatch } = await import("./gradients.js");
+    const model = randomModel(6);
+    const lora = new LoraAdapter(model, { rank: 2, alpha: 4, targets: ["q", "v", "down"] }, 2);
+    for (const [name, v] of lora.variables)
+      if (name.includes("lora_B")) v.assign(tf.randomUniform(v.shape, -0.3, 0.3, "float32", 3));
+    const B = 6;
+    const T = 9;
+    const batch = {
+      ids: Uint32Array.from({ length: B }, (_, i) => i),
+      weights: Float32Array.from({ length: B }, (_, i) => 1 + (i % 3)),
+      batchSize: B,
+      seqLen: T,
+      inputIds: Int32Array.from({ length: B * T }, (_, i) => 3 + ((i * 5) % 29)),
+      attentionMask: new Uint8Array(B * T).fill(1),
+      targetMask: Uint8Array.from({ length: B * T }, (_, i) => (i % T >= 4 ? 1 : 0)),
+      tokens: B * T,
+      targetTokens: 0,
+    };
+    const whole = shardGradients(model, lora, batch, B, 0);
+    let expected = 0;
+    for (let i = 0; i < B; i++) expected += batch.weights[i] * whole.perExample[i];
+    expect(whole.loss).toBeCloseTo(expected / B, 5);
+    const a = shardGradients(model, lora, sliceBatch(batch, 0, 2), B, 0);
+    const b = shardGradients(model, lora, sliceBatch(batch, 2, 6), B, 0);
+    expect(a.loss + b.loss).toBeCloseTo(whole.loss, 5);
+    for (const [name, g] of whole.grads) {
+      const ga = a.grads.get(name)!;
+      const gb = b.grads.get(name)!;
+      for (let i = 0; i < g.length; i++) expect(Math.abs(ga[i] + gb[i] - g[i])).toBeLessThan(1e-5);
+    }
+    lora.dispose();
+  });
+
+  it("applies the gradients of an epoch's incomplete accumulation instead of dropping them", () => {
+    const trainer = new LoraTrainer(randomModel(7), { ...stepOptions, gradientAccumulation: 4 });
+    const before = [...trainer.lora.variables.values()].map((v) => Array.from(v.dataSync()));
+    const batch = makeBatch(4, 8, 3);
+    expect(trainer.trainStep(batch, 1e-2).applied).toBe(false);
+    expect(trainer.flush(1e-2)).toBe(true);
+    expect(trainer.flush(1e-2)).toBe(false);
+    const after = [...trainer.lora.variables.values()].map((v) => Array.from(v.dataSync()));
+    expect(after.some((v, i) => v.some((x, j) => x !== before[i][j]))).toBe(true);
   });
 });

@@ -203,18 +203,7 @@ export class LoraTrainer {
     }
     this.pending = pending;
     this.micro++;
-    let applied = false;
-    if (this.micro === this.accumulate) {
-      const grads: Record<string, tf.Tensor> = {};
-      for (const [name, g] of pending)
-        grads[name] = tf.tensor(g, this.lora.variables.get(name)!.shape);
-      this.optimizer.apply(this.lora.variables, grads, lr);
-      tf.dispose(Object.values(grads));
-      this.pending = null;
-      this.micro = 0;
-      this.steps++;
-      applied = true;
-    }
+    const applied = this.micro === this.accumulate && this.flush(lr);
     const perExample = new Float32Array(shards.reduce((n, s) => n + s.perExample.length, 0));
     let at = 0;
     for (const s of shards) {
@@ -223,6 +212,27 @@ export class LoraTrainer {
     }
     const loss = shards.reduce((sum, s) => sum + s.loss, 0) * this.accumulate;
     return { perExample, loss, applied };
+  }
+
+  /**
+   * Applies the gradients accumulated so far, if any: at the end of a full accumulation, or of an
+   * epoch whose micro-batches did not fill the last one (rescaled to the micro-batches taken, so
+   * nothing is dropped and no step straddles two epochs). Returns whether a step was taken.
+   */
+  flush(lr: number): boolean {
+    if (this.pending === null || this.micro === 0) return false;
+    const scale = this.accumulate / this.micro;
+    const grads: Record<string, tf.Tensor> = {};
+    for (const [name, g] of this.pending) {
+      if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] *= scale;
+      grads[name] = tf.tensor(g, this.lora.variables.get(name)!.shape);
+    }
+    this.optimizer.apply(this.lora.variables, grads, lr);
+    tf.dispose(Object.values(grads));
+    this.pending = null;
+    this.micro = 0;
+    this.steps++;
+    return true;
   }
 
   /** Mean response loss and perplexity over a corpus, forward only (no dropout, no weights). */
@@ -273,9 +283,10 @@ export class LoraTrainer {
       let tokens = 0;
       let lossSum = 0;
       let count = 0;
+      let lr = 0;
       for await (const batch of pipeline.epoch(epoch)) {
         if (options.shouldStop?.()) return history;
-        const lr = learningRateAt(progressAt(epoch, batch.index, steps, options.epochs), schedule);
+        lr = learningRateAt(progressAt(epoch, batch.index, steps, options.epochs), schedule);
         const result = await this.trainStepParallel(batch, lr);
         batch.reportLoss(result.perExample);
         tokens += batch.tokens;
@@ -293,6 +304,7 @@ export class LoraTrainer {
           keptFraction,
         });
       }
+      this.flush(lr);
       const event: Extract<TrainEvent, { type: "epoch" }> = {
         type: "epoch",
         epoch,

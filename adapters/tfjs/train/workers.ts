@@ -46,6 +46,8 @@ function spawn(init: WorkerInit): Worker {
 export class GradientWorkers {
   private readonly workers: Worker[];
   private nextId = 0;
+  private dead: Error | null = null;
+  private closing = false;
   private readonly pending = new Map<
     number,
     { resolve: (r: ShardGradients) => void; reject: (e: Error) => void }
@@ -65,9 +67,16 @@ export class GradientWorkers {
             new ModelError("invalid_input", `gradient worker failed: ${reply.message}`),
           );
       });
-      worker.on("error", (error) => {
+      // A worker that dies fails what is waiting on it, and every later request: no hang.
+      const fail = (error: Error) => {
+        this.dead = error;
         for (const waiter of this.pending.values()) waiter.reject(error);
         this.pending.clear();
+      };
+      worker.on("error", fail);
+      worker.on("exit", (code) => {
+        if (!this.closing)
+          fail(new ModelError("invalid_input", `gradient worker exited (code ${code})`));
       });
     }
   }
@@ -78,16 +87,30 @@ export class GradientWorkers {
 
   /** Starts `count` workers, each with a replica of `checkpoint`; resolves when all are ready. */
   static async start(count: number, init: WorkerInit): Promise<GradientWorkers> {
-    const workers = await Promise.all(
-      Array.from({ length: count }, () => {
-        const worker = spawn(init);
-        return new Promise<Worker>((resolve, reject) => {
-          worker.once("error", reject);
-          worker.once("message", () => resolve(worker));
-        });
-      }),
-    );
-    return new GradientWorkers(workers);
+    const started = Array.from({ length: count }, () => spawn(init));
+    try {
+      await Promise.all(
+        started.map(
+          (worker) =>
+            new Promise<void>((resolve, reject) => {
+              worker.once("error", reject);
+              worker.once("exit", (code) =>
+                reject(
+                  new ModelError(
+                    "invalid_input",
+                    `gradient worker exited (code ${code}) while starting`,
+                  ),
+                ),
+              );
+              worker.once("message", () => resolve());
+            }),
+        ),
+      );
+    } catch (error) {
+      await Promise.all(started.map((w) => w.terminate())); // none may keep the process alive
+      throw error;
+    }
+    return new GradientWorkers(started);
   }
 
   /** Gradients of `batch` on worker `index`, with the LoRA parameters set to `lora`. */
@@ -98,6 +121,7 @@ export class GradientWorkers {
     seed: number,
     lora: Map<string, Float32Array>,
   ): Promise<ShardGradients> {
+    if (this.dead !== null) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -107,6 +131,7 @@ export class GradientWorkers {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
