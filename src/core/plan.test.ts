@@ -52,6 +52,21 @@ describe("shards", () => {
     expect(() => plan.shard(0, 0)).toThrow(/world/);
   });
 
+  it("finds any example's position and the ranks that hold it", () => {
+    const ids = plan.ids;
+    for (let p = 0; p < plan.size; p += 7) expect(plan.positionOf(ids[p])).toBe(p);
+    const outside = Array.from({ length: N }, (_, id) => id).find((id) => !plan.has(id))!;
+    expect(plan.positionOf(outside)).toBe(-1);
+    for (const policy of ["pad", "drop"] as const) {
+      const world = 4;
+      const shares = Array.from({ length: world }, (_, r) => plan.shard(r, world, policy));
+      for (let r = 0; r < world; r++) {
+        const mine = new Set(shares[r].ids);
+        for (let id = 0; id < N; id++) expect(shares[r].holds(id)).toBe(mine.has(id));
+      }
+    }
+  });
+
   it("batches cover the plan in order and reject indices past the end", () => {
     const ids: number[] = [];
     for (const b of plan.batches(64)) ids.push(...b.ids);

@@ -194,6 +194,24 @@ export class EpochPlan extends WeightedOrder {
     return keepWeight(dropQ(this.rule, id));
   }
 
+  /** Position of `id` in this epoch's order, or −1 when the plan does not hold it. O(log K). */
+  positionOf(id: number): number {
+    if (!this.has(id)) return -1;
+    let index = id;
+    if (this.kept !== null) {
+      // Survivors are stored in ascending id order: binary search.
+      let lo = 0;
+      let hi = this.kept.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.kept[mid] < id) lo = mid + 1;
+        else hi = mid;
+      }
+      index = lo;
+    }
+    return this.shuffle.unmap(index);
+  }
+
   /** True when `id` is trained this epoch. */
   has(id: number): boolean {
     this.assertCurrent();
@@ -262,6 +280,17 @@ export class PlanShard extends WeightedOrder {
 
   assertCurrent(): void {
     this.plan.assertCurrent();
+  }
+
+  /** True when this rank's share holds `id` (a padded share may repeat a few ids of others). */
+  holds(id: number): boolean {
+    const p = this.plan.positionOf(id);
+    if (p < 0) return false;
+    // "drop" leaves the last K mod world positions to no rank.
+    if (p % this.world === this.rank) return this.policy === "pad" || p < this.size * this.world;
+    // "pad" wraps the first positions around to fill the last round of ranks.
+    const padded = this.size * this.world - this.plan.size;
+    return this.policy === "pad" && p < padded && (p + this.plan.size) % this.world === this.rank;
   }
 
   /** Position in the whole plan of this shard's position `position`. */
