@@ -352,20 +352,7 @@ export class InfoBatch {
         ["mask"],
       );
     }
-    const width = tokenLosses.length / rows;
-    const means = new Float64Array(rows);
-    for (let b = 0; b < rows; b++) {
-      let total = 0;
-      let count = 0;
-      for (let t = b * width, end = t + width; t < end; t++) {
-        if (mask === null || mask[t] !== 0) {
-          total += tokenLosses[t];
-          count++;
-        }
-      }
-      means[b] = count > 0 ? total / count : Number.NaN;
-    }
-    return this.update(ids, means, options);
+    return this.update(ids, meanTokenLosses(rows, tokenLosses, mask), options);
   }
 
   /** Savings so far: every planned epoch against the full-data run. */
@@ -520,4 +507,29 @@ export class InfoBatch {
     }
     return histogram;
   }
+}
+
+/**
+ * Per-example means of per-token losses `[rows, T]` (row-major) over the tokens where `mask` is
+ * non-zero (all tokens without a mask); NaN for a row with no such token.
+ */
+export function meanTokenLosses(
+  rows: number,
+  tokenLosses: ArrayLike<number>,
+  mask: ArrayLike<number> | null,
+): Float64Array {
+  const width = tokenLosses.length / rows;
+  const means = new Float64Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let total = 0;
+    let count = 0;
+    for (let t = b * width, end = t + width; t < end; t++) {
+      if (mask === null || mask[t] !== 0) {
+        total += tokenLosses[t];
+        count++;
+      }
+    }
+    means[b] = count > 0 ? total / count : Number.NaN;
+  }
+  return means;
 }

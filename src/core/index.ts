@@ -1,4 +1,4 @@
-export { InfoBatch, type UpdateOptions, type UpdateResult } from "./engine.js";
+export { InfoBatch, meanTokenLosses, type UpdateOptions, type UpdateResult } from "./engine.js";
 export { InfoBatchError, type InfoBatchErrorCode } from "./errors.js";
 export type {
   Amount,
