@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** The `infobatch` command. Subcommands grow with the project; each lives in its own file. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { startServer } from "../server/node.js";
 import { runDemo } from "./demo.js";
 
 const USAGE = `usage: infobatch <command> [options]
@@ -8,6 +11,9 @@ const USAGE = `usage: infobatch <command> [options]
 commands:
   demo   run the engine on a simulated dataset and print its savings
          --size N (default 20000) --epochs E (default 8) --batch-size B (default 32) --seed S (default 0)
+  serve  run the control plane (HTTP API for remote trainers; state in SQLite)
+         --port P (default 8787) --host H (default 127.0.0.1; others need INFOBATCH_TOKEN)
+         --database FILE (default .infobatch/runs.db)
 `;
 
 function integer(name: string, value: string | undefined, fallback: number): number {
@@ -20,8 +26,37 @@ function integer(name: string, value: string | undefined, fallback: number): num
   return n;
 }
 
+async function serve(rest: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: rest,
+    options: { port: { type: "string" }, host: { type: "string" }, database: { type: "string" } },
+  });
+  const database = values.database ?? ".infobatch/runs.db";
+  mkdirSync(dirname(database), { recursive: true });
+  const server = await startServer({
+    database,
+    port: values.port === undefined ? 8787 : integer("port", values.port, 8787),
+    host: values.host,
+  });
+  process.stdout.write(
+    `infobatch control plane on ${server.url} (state: ${database}); OpenAPI at ${server.url}/openapi.json\n`,
+  );
+  const stop = () => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
 export function main(argv: string[]): void {
   const [command, ...rest] = argv;
+  if (command === "serve") {
+    serve(rest).catch((error: Error) => {
+      process.stderr.write(`infobatch serve: ${error.message}\n`);
+      process.exit(2);
+    });
+    return;
+  }
   if (command === "demo") {
     const { values } = parseArgs({
       args: rest,
