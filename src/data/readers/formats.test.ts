@@ -1,19 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DataError, type RecordSource } from "../types.js";
+import type { RecordSource } from "../types.js";
 import { type DatasetFormat, detectFormat, parseRecord } from "./formats.js";
+import { errorOf } from "./test-helpers.js";
 
 const source: RecordSource = { file: "data.jsonl", line: 7 };
-
-/** The DataError `fn` throws (fails the test when it throws nothing or something else). */
-function errorOf(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error("expected a DataError, got none");
-}
 
 describe("detectFormat", () => {
   it.each<[unknown, DatasetFormat | null]>([

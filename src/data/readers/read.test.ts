@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { DataError, type SourcedRecord } from "../types.js";
+import type { SourcedRecord } from "../types.js";
 import type { ReadOptions } from "./options.js";
 import { readRecordsFromChunks, readRecordsFromText } from "./read.js";
+import { errorOf } from "./test-helpers.js";
 
 const gsm = (q: string, a: string) => JSON.stringify({ question: q, answer: a });
-
-/** The DataError `fn` throws (fails the test when it throws nothing or something else). */
-function errorOf(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    return e as DataError;
-  }
-  throw new Error("expected a DataError, got none");
-}
 
 async function* chunked(text: string, size: number): AsyncGenerator<Uint8Array> {
   const bytes = new TextEncoder().encode(text);
