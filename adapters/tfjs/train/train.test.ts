@@ -313,3 +313,36 @@ describe("loss and gradient normalisation", () => {
     expect(after.some((v, i) => v.some((x, j) => x !== before[i][j]))).toBe(true);
   });
 });
+
+describe("LoRA dropout", () => {
+  it("is off in evaluation, seeded in training, and changes the training loss", async () => {
+    const { shardGradients } = await import("./gradients.js");
+    const model = randomModel(11);
+    const lora = new LoraAdapter(
+      model,
+      { rank: 2, alpha: 4, dropout: 0.5, targets: ["q", "v", "o"] },
+      1,
+    );
+    for (const [name, v] of lora.variables)
+      if (name.includes("lora_B")) v.assign(tf.randomUniform(v.shape, -0.5, 0.5, "float32", 2));
+    const batch = makeBatch(4, 10, 5);
+    const a = shardGradients(model, lora, batch, 4, 123);
+    const b = shardGradients(model, lora, batch, 4, 123);
+    const c = shardGradients(model, lora, batch, 4, 456);
+    expect(Array.from(b.perExample)).toEqual(Array.from(a.perExample)); // same seed, same masks
+    expect(Array.from(c.perExample)).not.toEqual(Array.from(a.perExample)); // another seed, other masks
+    const noDropout = new LoraAdapter(
+      model,
+      { rank: 2, alpha: 4, dropout: 0, targets: ["q", "v", "o"] },
+      1,
+    );
+    const [withDrop, without] = [lora.hook(model, null), noDropout.hook(model, null)];
+    for (const [name, v] of noDropout.variables) v.assign(lora.variables.get(name)!);
+    const tokens = tf.tensor2d(batch.inputIds, [4, 10], "int32");
+    const evalA = forward(model, tokens, { adapter: withDrop });
+    const evalB = forward(model, tokens, { adapter: without });
+    expect(tf.max(tf.abs(tf.sub(evalA, evalB))).dataSync()[0]).toBe(0); // evaluation: no dropout
+    lora.dispose();
+    noDropout.dispose();
+  });
+});
