@@ -9,7 +9,7 @@
  *   npm run bench:server -- --record  # also rewrite bench/results/server.md
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -52,6 +52,16 @@ async function json(method: string, path: string, body?: unknown): Promise<Json>
   return response.json();
 }
 
+/** CPU seconds (user + system) the server process has used, from /proc (Linux). */
+function serverCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
@@ -71,6 +81,7 @@ try {
       async (_, rank) => (await json("GET", `/v1/runs/${run.id}/epochs/0/plan?rank=${rank}`)).ids,
     ),
   );
+  const cpuBefore = serverCpuSeconds(server.pid!);
   const latencies: number[] = [];
   let retried = 0;
   const started = performance.now();
@@ -97,6 +108,7 @@ try {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const serverCpu = serverCpuSeconds(server.pid!) - cpuBefore;
   const savings = await json("GET", `/v1/runs/${run.id}/savings`);
   const status = await json("GET", `/v1/runs/${run.id}`);
   const reported = savings.epochs[0].reported as number;
@@ -117,6 +129,7 @@ try {
     requests: latencies.length + retried,
     retried,
     seconds: Number(seconds.toFixed(2)),
+    server_cpu_us_per_request: Math.round((serverCpu * 1e6) / latencies.length),
     epoch_after: status.epoch,
   };
   if (args.has("--json")) {
