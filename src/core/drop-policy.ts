@@ -4,7 +4,7 @@
  * inside the unbiased scheme: only members of W are dropped, each kept one weighs 1/(1 − r_i).
  */
 import type { ResolvedOptions } from "./options.js";
-import { type DropRule, keepWeight, Q_ONE, quantise } from "./sampling.js";
+import { type DropRule, Q_ONE, quantise } from "./sampling.js";
 
 /** What the policy knows when an epoch is planned. */
 export interface PolicyInput {
@@ -126,9 +126,4 @@ function solveScale(
     else hi = mid;
   }
   return hi;
-}
-
-/** Weight of a kept example of W under `rule`. */
-export function weightOf(rule: DropRule, id: number): number {
-  return keepWeight(rule.kind === "constant" ? rule.q : rule.table[rule.lengths[id]]);
 }

@@ -35,6 +35,7 @@ import {
   classify,
   classifyAndSample,
   type DropRule,
+  Q_ONE,
   quantise,
   type Survivors,
   sampleWell,
@@ -189,7 +190,7 @@ export class InfoBatch {
         well = fused.well;
         rule = { kind: "constant", q };
         record.wellLearned = fused.wellCount;
-        record.pruneRatio = q / 16777216;
+        record.pruneRatio = q / Q_ONE;
       } else {
         const classes = classify(this.table.values, threshold, lengths, this.well);
         const policy = choosePolicy(
