@@ -5,7 +5,10 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import type { RunReport } from "../report/types.js";
 import { ApiError } from "./errors.js";
+import type { RunEvent } from "./events.js";
 import { openApiDocument } from "./openapi.js";
 import type { RunService } from "./runs.js";
 
@@ -15,6 +18,12 @@ export interface AppOptions {
   token?: string;
   /** Largest request body in bytes. Default 32 MiB. */
   maxBodyBytes?: number;
+  /** Renders the report page (the runtime supplies the chart library). Without it: 404. */
+  reportHtml?: (report: RunReport, live: boolean) => string;
+  /** Sees unexpected errors (answered 500 without details). Default: console.error. */
+  onInternalError?: (error: Error) => void;
+  /** Seconds between SSE keep-alive comments. Default 15. */
+  keepAliveSeconds?: number;
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -23,6 +32,7 @@ export function createApp(options: AppOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return c.json(error.toJSON(), error.status);
+    (options.onInternalError ?? console.error)(error);
     return c.json({ error: { code: "internal", message: "internal error", path: [] } }, 500);
   });
   app.notFound((c) =>
@@ -102,6 +112,62 @@ export function createApp(options: AppOptions): Hono {
   app.post("/v1/runs/:id/losses", async (c) =>
     c.json(runs.report(c.req.param("id"), await body(c))),
   );
+  app.post("/v1/runs/:id/evaluations", async (c) =>
+    c.json(runs.evaluate(c.req.param("id"), await body(c))),
+  );
+  app.get("/v1/runs/:id/report.json", (c) => c.json(runs.reportPage(c.req.param("id"))));
+  app.get("/v1/runs/:id/report", (c) => {
+    const id = c.req.param("id");
+    const report = runs.reportPage(id);
+    if (options.reportHtml === undefined) {
+      throw new ApiError(404, "report_unavailable", "this server renders no report pages");
+    }
+    return c.html(options.reportHtml(report, !runs.isFinished(id)));
+  });
+  app.get("/v1/runs/:id/events", (c) => {
+    const id = c.req.param("id");
+    const lastEventId = c.req.header("last-event-id") ?? c.req.query("after");
+    const after = lastEventId === undefined ? 0 : integer(lastEventId, "after");
+    runs.getRun(id); // 404 before the stream starts
+    const keepAlive = (options.keepAliveSeconds ?? 15) * 1000;
+    return streamSSE(c, async (stream) => {
+      const queue: RunEvent[] = [];
+      let wake: (() => void) | null = null;
+      let aborted = false;
+      const stop = runs.follow(id, after, (event) => {
+        queue.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        aborted = true;
+        wake?.();
+      });
+      try {
+        while (!aborted) {
+          while (queue.length > 0) {
+            const event = queue.shift()!;
+            await stream.writeSSE({
+              id: event.seq === null ? undefined : String(event.seq),
+              event: event.type,
+              data: JSON.stringify({ at: event.at, ...(event.data as object) }),
+            });
+          }
+          if (runs.isFinished(id)) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, keepAlive);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = null;
+          if (queue.length === 0 && !aborted) await stream.write(": keep-alive\n\n");
+        }
+      } finally {
+        stop();
+      }
+    });
+  });
   app.post("/v1/runs/:id/epochs/:epoch/close", (c) =>
     c.json(runs.closeEpoch(c.req.param("id"), integer(c.req.param("epoch"), "epoch"))),
   );

@@ -1,10 +1,19 @@
 /**
- * The control plane on Node: the Hono app over @hono/node-server with SQLite state.
+ * The control plane on Node: the Hono app over @hono/node-server with SQLite state, local runs
+ * trained in worker threads, recipes from a folder, report pages with Chart.js.
  * Without a bearer token it binds loopback only and refuses any other address.
  */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
+import { loadChartJs } from "../report/node.js";
+import { renderReportHtml } from "../report/render.js";
 import { createApp } from "./app.js";
+import { ApiError } from "./errors.js";
+import { ThreadLauncher } from "./local/launcher.js";
+import { confine } from "./local/paths.js";
 import { RunService } from "./runs.js";
+import type { LocalRun } from "./schemas.js";
 import { SqliteRunStore } from "./sqlite-store.js";
 
 export interface ServerOptions {
@@ -17,12 +26,63 @@ export interface ServerOptions {
   /** Bearer token for /v1 (default: $INFOBATCH_TOKEN). */
   token?: string;
   maxBodyBytes?: number;
+  /** Folder of named recipes (`{"recipe": "quickstart"}` reads quickstart.json). Default ./recipes. */
+  recipesDir?: string;
+  /** Folders local recipes may read models and datasets from. Default: the working directory. */
+  dataRoots?: string[];
+  /** Whether runs with trainer "local" train here. Default true. */
+  local?: boolean;
+  /** Where the quickstart's base model is cached. Default .infobatch/cache. */
+  cacheDir?: string;
+  /** Called when a local run's trainer thread ends. */
+  onLocalExit?: (runId: string, error: Error | null) => void;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
+  runs: RunService;
   close(): Promise<void>;
+}
+
+/** Reads recipe `name` from `dir`: the name is checked by the schema, the file must be inside. */
+export function recipeReader(dir: string): (name: string) => unknown {
+  return (name) => {
+    const path = join(resolve(dir), `${name}.json`);
+    let text: string;
+    try {
+      text = readFileSync(confine(path, [dir], ["recipe"]), "utf8");
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "file_not_found") {
+        throw new ApiError(404, "unknown_recipe", `no recipe "${name}" in ${dir}`, ["recipe"]);
+      }
+      throw error;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new ApiError(
+        400,
+        "invalid_recipe",
+        `recipe ${path} is not valid JSON: ${(error as Error).message}`,
+        ["recipe"],
+      );
+    }
+  };
+}
+
+/** Every file a local recipe names must exist inside one of `roots`. */
+export function localPathCheck(roots: string[]): (recipe: LocalRun) => void {
+  return (recipe) => {
+    if (recipe.model.source === "llama2c") {
+      confine(recipe.model.checkpoint, roots, ["model", "checkpoint"]);
+      confine(recipe.model.tokenizer, roots, ["model", "tokenizer"]);
+    }
+    if (recipe.data.source === "files") {
+      confine(recipe.data.train, roots, ["data", "train"]);
+      confine(recipe.data.heldOut, roots, ["data", "heldOut"]);
+    }
+  };
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -36,7 +96,29 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   }
   const store = new SqliteRunStore({ path: options.database });
-  const app = createApp({ runs: new RunService(store), token, maxBodyBytes: options.maxBodyBytes });
+  const recipesDir = options.recipesDir ?? "recipes";
+  const runs = new RunService(store, {
+    recipes: recipeReader(recipesDir),
+    checkLocal: localPathCheck(options.dataRoots ?? [process.cwd()]),
+  });
+  const launcher =
+    options.local === false
+      ? null
+      : new ThreadLauncher(runs, {
+          cacheDir: options.cacheDir ?? ".infobatch/cache",
+          onExit: options.onLocalExit,
+        });
+  if (launcher !== null) runs.attachLocal(launcher);
+  const app = createApp({
+    runs,
+    token,
+    maxBodyBytes: options.maxBodyBytes,
+    reportHtml: (report, live) =>
+      renderReportHtml(report, {
+        chartJs: loadChartJs(),
+        refreshSeconds: live ? 10 : undefined,
+      }),
+  });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 8787, hostname: host }, () =>
       resolve(s),
@@ -48,13 +130,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    runs,
+    close: async () => {
+      await launcher?.close();
+      // Open SSE streams would hold the server open.
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await new Promise<void>((done, reject) => {
         server.close((error) => {
           store.close();
           if (error) reject(error);
-          else resolve();
+          else done();
         });
-      }),
+      });
+    },
   };
 }

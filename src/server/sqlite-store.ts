@@ -6,7 +6,14 @@
  */
 import Database from "better-sqlite3";
 import { ApiError } from "./errors.js";
-import type { RunStatus, RunStore, StoredReport, StoredRun } from "./store.js";
+import type {
+  NewEvent,
+  RunStatus,
+  RunStore,
+  StoredEvent,
+  StoredReport,
+  StoredRun,
+} from "./store.js";
 
 export interface SqliteStoreOptions {
   /** Database file (created if missing), or ":memory:". */
@@ -34,6 +41,20 @@ CREATE TABLE IF NOT EXISTS reports (
   PRIMARY KEY (run_id, epoch, step, rank)
 );
 CREATE INDEX IF NOT EXISTS reports_by_epoch ON reports (run_id, epoch);
+CREATE TABLE IF NOT EXISTS events (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  at TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
 `;
 
 interface RunRow {
@@ -101,18 +122,31 @@ export class SqliteRunStore implements RunStore {
       reportsOf: this.db.prepare(
         "SELECT epoch, step, rank, ids, losses FROM reports WHERE run_id = ? AND epoch = ? ORDER BY rowid",
       ),
+      appendEvent: this.db.prepare(
+        "INSERT INTO events (run_id, seq, type, at, data) SELECT @id, COALESCE(MAX(seq), 0) + 1, @type, @at, @data FROM events WHERE run_id = @id RETURNING seq",
+      ),
+      eventsSince: this.db.prepare(
+        "SELECT seq, type, at, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      putArtifact: this.db.prepare(
+        "INSERT INTO artifacts (run_id, name, bytes) VALUES (?, ?, ?) ON CONFLICT (run_id, name) DO UPDATE SET bytes = excluded.bytes",
+      ),
+      getArtifact: this.db.prepare("SELECT bytes FROM artifacts WHERE run_id = ? AND name = ?"),
     };
   }
 
-  insertRun(run: StoredRun, snapshot: Uint8Array): void {
-    this.statements.insertRun.run(
-      run.id,
-      run.name,
-      run.recipe,
-      run.status,
-      run.createdAt,
-      bytes(snapshot),
-    );
+  insertRun(run: StoredRun, snapshot: Uint8Array, events: NewEvent[] = []): void {
+    this.db.transaction(() => {
+      this.statements.insertRun.run(
+        run.id,
+        run.name,
+        run.recipe,
+        run.status,
+        run.createdAt,
+        bytes(snapshot),
+      );
+      for (const event of events) this.appendEvent(run.id, event);
+    })();
   }
 
   getRun(id: string): StoredRun | null {
@@ -124,12 +158,18 @@ export class SqliteRunStore implements RunStore {
     return (this.statements.listRuns.all() as RunRow[]).map(toRun);
   }
 
-  setStatus(id: string, status: RunStatus): void {
-    this.statements.setStatus.run(status, id);
+  setStatus(id: string, status: RunStatus, events: NewEvent[] = []): void {
+    this.db.transaction(() => {
+      this.statements.setStatus.run(status, id);
+      for (const event of events) this.appendEvent(id, event);
+    })();
   }
 
-  saveCheckpoint(id: string, epoch: number, snapshot: Uint8Array): void {
-    this.statements.saveCheckpoint.run(epoch, bytes(snapshot), id);
+  saveCheckpoint(id: string, epoch: number, snapshot: Uint8Array, events: NewEvent[] = []): void {
+    this.db.transaction(() => {
+      this.statements.saveCheckpoint.run(epoch, bytes(snapshot), id);
+      for (const event of events) this.appendEvent(id, event);
+    })();
   }
 
   latestCheckpoint(id: string): { epoch: number; snapshot: Uint8Array } {
@@ -161,6 +201,31 @@ export class SqliteRunStore implements RunStore {
 
   reportsOf(id: string, epoch: number): StoredReport[] {
     return (this.statements.reportsOf.all(id, epoch) as ReportRow[]).map(toReport);
+  }
+
+  appendEvent(id: string, event: NewEvent): number {
+    const row = this.statements.appendEvent.get({
+      id,
+      type: event.type,
+      at: event.at,
+      data: event.data,
+    }) as {
+      seq: number;
+    };
+    return row.seq;
+  }
+
+  eventsSince(id: string, afterSeq: number, limit = 10_000): StoredEvent[] {
+    return this.statements.eventsSince.all(id, afterSeq, limit) as StoredEvent[];
+  }
+
+  putArtifact(id: string, name: string, data: Uint8Array): void {
+    this.statements.putArtifact.run(id, name, bytes(data));
+  }
+
+  getArtifact(id: string, name: string): Uint8Array | null {
+    const row = this.statements.getArtifact.get(id, name) as { bytes: Buffer } | undefined;
+    return row === undefined ? null : new Uint8Array(row.bytes);
   }
 
   close(): void {

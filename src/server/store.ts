@@ -4,7 +4,10 @@
  * loss reports since: recovery restores the snapshot and replays the log in order, which the
  * engine makes byte-exact.
  */
-export type RunStatus = "running" | "completed" | "cancelled";
+export type RunStatus = "preparing" | "running" | "completed" | "cancelled" | "failed";
+
+/** An event to append along with a state change, in the same transaction. */
+export type NewEvent = Omit<StoredEvent, "seq">;
 
 export interface StoredRun {
   id: string;
@@ -24,13 +27,31 @@ export interface StoredReport {
   losses: Float32Array;
 }
 
+/**
+ * A durable milestone of a run (epoch planned or closed, evaluation, training step of a local
+ * run, completion): what the report page and the SSE stream are built from. `seq` increases per
+ * run, so an SSE client resumes with Last-Event-ID after a restart of the server.
+ */
+export interface StoredEvent {
+  seq: number;
+  type: string;
+  /** ISO time the event was recorded. */
+  at: string;
+  /** JSON text of the event's fields. */
+  data: string;
+}
+
 export interface RunStore {
-  insertRun(run: StoredRun, snapshot: Uint8Array): void;
+  /** `snapshot` is empty for a run whose engine is not made yet (a local run preparing its data). */
+  insertRun(run: StoredRun, snapshot: Uint8Array, events?: NewEvent[]): void;
   getRun(id: string): StoredRun | null;
   listRuns(): StoredRun[];
-  setStatus(id: string, status: RunStatus): void;
-  /** Records the snapshot taken when `epoch` was planned (replaces the previous one). */
-  saveCheckpoint(id: string, epoch: number, snapshot: Uint8Array): void;
+  setStatus(id: string, status: RunStatus, events?: NewEvent[]): void;
+  /**
+   * Records the snapshot taken when `epoch` was planned (replaces the previous one), and appends
+   * `events` in the same transaction: a crash leaves both or neither.
+   */
+  saveCheckpoint(id: string, epoch: number, snapshot: Uint8Array, events?: NewEvent[]): void;
   latestCheckpoint(id: string): { epoch: number; snapshot: Uint8Array };
   /**
    * Appends a report unless one with its (epoch, step, rank) exists; durable when it returns.
@@ -39,4 +60,11 @@ export interface RunStore {
   appendReport(id: string, report: StoredReport): StoredReport | null;
   /** Reports of `epoch` in the order they were appended. */
   reportsOf(id: string, epoch: number): StoredReport[];
+  /** Appends a milestone; returns its `seq` (1, 2, … per run). */
+  appendEvent(id: string, event: NewEvent): number;
+  /** Events with seq > `afterSeq`, in order, at most `limit`. */
+  eventsSince(id: string, afterSeq: number, limit?: number): StoredEvent[];
+  /** Named bytes of a run (a local trainer's checkpoint), replaced whole. */
+  putArtifact(id: string, name: string, bytes: Uint8Array): void;
+  getArtifact(id: string, name: string): Uint8Array | null;
 }

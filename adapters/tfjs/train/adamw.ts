@@ -61,6 +61,34 @@ export class AdamW {
     return norm;
   }
 
+  /** Moments by variable name and the step count, copied out (for checkpoints). */
+  stateDict(): { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> } {
+    const copy = (slots: Map<string, tf.Variable>) =>
+      new Map([...slots].map(([name, s]) => [name, s.dataSync().slice() as Float32Array]));
+    return { step: this.step, m: copy(this.m), v: copy(this.v) };
+  }
+
+  /** Restores `stateDict()`'s output; `variables` give each moment's shape. */
+  loadStateDict(
+    state: { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> },
+    variables: Map<string, tf.Variable>,
+  ): void {
+    this.dispose();
+    this.step = state.step;
+    for (const [slots, values] of [
+      [this.m, state.m],
+      [this.v, state.v],
+    ] as const) {
+      for (const [name, data] of values) {
+        const like = variables.get(name);
+        if (like === undefined || like.size !== data.length) {
+          throw new RangeError(`optimizer state for ${name} does not match the adapter`);
+        }
+        slots.set(name, tf.variable(tf.tensor(data, like.shape), false));
+      }
+    }
+  }
+
   dispose(): void {
     for (const slot of [...this.m.values(), ...this.v.values()]) slot.dispose();
     this.m.clear();

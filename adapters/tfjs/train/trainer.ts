@@ -18,6 +18,7 @@ import { type ShardGradients, shardGradients, sliceBatch } from "./gradients.js"
 import { LoraAdapter, type LoraConfig } from "./lora.js";
 import { perExampleLoss } from "./loss.js";
 import { learningRateAt, progressAt } from "./schedule.js";
+import { decodeTrainerState, encodeTrainerState } from "./state.js";
 import { GradientWorkers } from "./workers.js";
 
 export interface TrainerOptions {
@@ -319,6 +320,48 @@ export class LoraTrainer {
       options.onEvent?.(event);
     }
     return history;
+  }
+
+  /**
+   * The trainer's state as bytes (LoRA weights, AdamW moments, step counts, `meta`), taken
+   * between optimizer steps. `loadState` restores it into a trainer made with the same options.
+   */
+  saveState(meta: Record<string, unknown> = {}): Uint8Array {
+    if (this.micro !== 0) {
+      throw new ModelError("invalid_input", "saveState between micro-batches: flush() first");
+    }
+    const optimizer = this.optimizer.stateDict();
+    const lora = new Map(
+      [...this.lora.variables].map(([name, v]) => [name, v.dataSync().slice() as Float32Array]),
+    );
+    return encodeTrainerState({
+      steps: this.steps,
+      optimizerStep: optimizer.step,
+      lora,
+      m: optimizer.m,
+      v: optimizer.v,
+      meta,
+    });
+  }
+
+  /** Restores `saveState`'s bytes; returns their `meta`. */
+  loadState(bytes: Uint8Array): Record<string, unknown> {
+    const state = decodeTrainerState(bytes);
+    for (const [name, variable] of this.lora.variables) {
+      const values = state.lora.get(name);
+      if (values === undefined || values.length !== variable.size) {
+        throw new ModelError("invalid_input", `trainer state has no matching ${name}`);
+      }
+      variable.assign(tf.tensor(values, variable.shape));
+    }
+    this.optimizer.loadStateDict(
+      { step: state.optimizerStep, m: state.m, v: state.v },
+      this.lora.variables,
+    );
+    this.steps = state.steps;
+    this.pending = null;
+    this.micro = 0;
+    return state.meta;
   }
 
   /** Frees tensors and stops worker threads. */
