@@ -177,12 +177,12 @@ it("takes recipes by name and refuses paths outside the data roots, creating not
   writeFileSync(join(recipes, "slice.json"), JSON.stringify({ ...recipe, engine: { epochs: 1 } }));
   const before = (await call("GET", "/v1/runs")).body.length;
 
-  const escape = await call("POST", "/v1/runs", {
+  const outside = await call("POST", "/v1/runs", {
     ...recipe,
     data: { ...recipe.data, train: join(root, "package.json") },
   });
-  expect(escape.status).toBe(400);
-  expect(escape.body.error).toMatchObject({ code: "path_outside_roots", path: ["data", "train"] });
+  expect(outside.status).toBe(400);
+  expect(outside.body.error).toMatchObject({ code: "path_outside_roots", path: ["data", "train"] });
   const dots = await call("POST", "/v1/runs", { recipe: "../slice" });
   expect(dots.status).toBe(400);
   expect(dots.body.error.path).toEqual(["recipe"]);
