@@ -23,6 +23,7 @@ commands:
          with the savings table and the report page. Without --server, a control plane
          runs here on loopback (state in --database).
          --server URL (token: $INFOBATCH_TOKEN) --json --database FILE
+         --param name=value (repeatable: the recipe's \${name} placeholders)
          --data-root DIR (repeatable; default: the working directory)
   report <run-id>
          the savings table and report page of a run
@@ -104,7 +105,19 @@ export function main(argv: string[]): void {
       json: { type: "boolean" },
       html: { type: "string" },
       "data-root": { type: "string", multiple: true },
+      param: { type: "string", multiple: true },
     });
+    const params: Record<string, string> = {};
+    for (const pair of (values.param as string[] | undefined) ?? []) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) {
+        process.stderr.write(
+          `infobatch ${command}: --param expects name=value, received "${pair}"\n`,
+        );
+        process.exit(2);
+      }
+      params[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
     if (positionals.length !== 1) {
       process.stderr.write(
         `infobatch ${command}: expected one ${command === "run" ? "recipe" : "run id"}\n${USAGE}`,
@@ -128,6 +141,7 @@ export function main(argv: string[]): void {
         runCommand({
           ...common,
           recipe: positionals[0],
+          params,
           recipesDir: "recipes",
           dataRoots: (values["data-root"] as string[] | undefined) ?? [process.cwd()],
           cacheDir: ".infobatch/cache",

@@ -9,7 +9,9 @@ import { join, resolve } from "node:path";
 import { MultiBar, Presets } from "cli-progress";
 import { writeReportFile } from "../report/node.js";
 import type { RunReport } from "../report/types.js";
+import { ApiError } from "../server/errors.js";
 import { type RunningServer, startServer } from "../server/node.js";
+import { applyParams } from "../server/recipes.js";
 import type { RunView } from "../server/runs.js";
 import { ControlPlaneClient, ControlPlaneError, type FollowedEvent } from "./client.js";
 import { savingsTable } from "./table.js";
@@ -17,6 +19,8 @@ import { savingsTable } from "./table.js";
 export interface RunCommandOptions {
   /** A recipe file (…/x.json) or the name of one in the recipes folder. */
   recipe: string;
+  /** Values for the recipe's `${param}` placeholders. */
+  params: Record<string, string>;
   /** A control plane to submit to; without it one starts here on loopback. */
   server?: string;
   token?: string;
@@ -33,9 +37,9 @@ export interface RunCommandOptions {
 }
 
 /** Reads the recipe argument: a file's JSON, or `{ recipe: name }` for the server to resolve. */
-export function recipeBody(recipe: string): unknown {
+export function recipeBody(recipe: string, params: Record<string, string> = {}): unknown {
   const isFile = recipe.endsWith(".json") || recipe.includes("/");
-  if (!isFile) return { recipe };
+  if (!isFile) return Object.keys(params).length > 0 ? { recipe, params } : { recipe };
   let text: string;
   try {
     text = readFileSync(recipe, "utf8");
@@ -132,7 +136,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   const { stdout, stderr } = options;
   let local: RunningServer | null = null;
   try {
-    const body = recipeBody(options.recipe);
+    const body = recipeBody(options.recipe, options.params);
     if (options.server === undefined) {
       local = await startServer({
         database: options.database,

@@ -150,6 +150,8 @@ export const RecipeReferenceSchema = z
     recipe: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a recipe name: letters, digits, '.', '_', '-'"),
+    /** Values for the recipe's declared `${param}` placeholders. */
+    params: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 
