@@ -24,11 +24,14 @@ describe("recipes/", () => {
   }
 });
 
+// Placeholders are the recipe syntax under test, not template literals gone wrong.
+const ref = (name: string) => `\${${name}}`;
+
 describe("applyParams", () => {
   const template = {
     params: { data: "../shared/data" },
-    path: "${data}/x.bin",
-    list: ["${data}", 3],
+    path: `${ref("data")}/x.bin`,
+    list: [ref("data"), 3],
   };
 
   it("uses the declared defaults, and given values over them", () => {
@@ -42,7 +45,7 @@ describe("applyParams", () => {
   it("refuses unknown params and undeclared placeholders, naming them", () => {
     expect(() => applyParams(template, { date: "x" })).toThrow(/no param "date"; it has data/);
     try {
-      applyParams({ a: { b: "${nope}" } });
+      applyParams({ a: { b: ref("nope") } });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ApiError);

@@ -8,6 +8,16 @@ export {
   writeSafetensorsFile,
 } from "./checkpoints/node.js";
 export * from "./index.js";
+export {
+  BASE_MODEL_CONFIG,
+  baseModelCacheName,
+  type CachedBaseModel,
+  loadOrPretrainBaseModel,
+  PRETRAIN_DEFAULTS,
+  type PretrainOptions,
+  type PretrainProgress,
+  pretrainBaseModel,
+} from "./pretrain.js";
 export { loadPeftAdapter, savePeftAdapter } from "./train/files.js";
 export { type ProgressOptions, progressBar } from "./train/progress.js";
 export {

@@ -50,14 +50,21 @@ export function recipeBody(recipe: string, params: Record<string, string> = {}):
       `cannot read ${recipe}: ${(error as Error).message}`,
     );
   }
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (error) {
     throw new ControlPlaneError(
       0,
       "invalid_recipe",
       `${recipe} is not valid JSON: ${(error as Error).message}`,
     );
+  }
+  try {
+    return applyParams(json, params);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    throw new ControlPlaneError(0, error.code, `${recipe}: ${error.message}`, error.path);
   }
 }
 
@@ -107,6 +114,19 @@ class RunProgress {
 
   event(run: RunView, label: string, event: FollowedEvent): void {
     const d = event.data as Record<string, number>;
+    if (event.type === "preparing") {
+      const phase = (event.data as { phase: string }).phase;
+      if (this.bars === null) {
+        if (!this.quiet && d.done === 1) this.stderr.write(`${label}: ${phase}…\n`);
+        return;
+      }
+      this.rows.get(run.id)?.update(0, {
+        epoch: "-",
+        step: `${phase} ${d.done}/${d.total}`,
+        loss: typeof d.loss === "number" ? d.loss.toFixed(3) : "-",
+      });
+      return;
+    }
     if (event.type === "step") {
       const progress = (d.epoch + (d.step + 1) / d.steps) / run.epochs;
       this.rows.get(run.id)?.update(Math.round(1000 * progress), {

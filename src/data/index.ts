@@ -7,6 +7,7 @@ export {
   type TruncationPolicy,
 } from "./encode.js";
 export * from "./readers/index.js";
+export * from "./synthetic/index.js";
 export * from "./templates/index.js";
 export * from "./tokenizers/index.js";
 export * from "./types.js";

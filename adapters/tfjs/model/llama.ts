@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { ModelError } from "../errors.js";
 import { type AttentionShape, attend, attentionBias, splitHeads } from "./attention.js";
 import { headSize, kvDim, type LlamaConfig } from "./config.js";
-import { frozenMatMul, Transposes } from "./frozen.js";
+import { frozenMatMul, Transposes, trainableMatMul } from "./frozen.js";
 import type { KvCache } from "./kv-cache.js";
 import { checkParams, type LlamaCheckpoint } from "./params.js";
 import { applyRope, disposeRopeTable, type RopeTable, ropeTable } from "./rope.js";
@@ -84,6 +84,13 @@ export interface ForwardOptions {
   adapter?: ProjectionAdapter;
   /** Earlier positions' keys and values; this call's tokens start at `cache.length` and are added. */
   cache?: KvCache;
+  /**
+   * Lets gradients reach the weights, for full-parameter training (pretraining): the embedding
+   * lookup becomes a one-hot product (gather's gradient needs UnsortedSegmentSum, which wasm
+   * lacks), projections `trainableMatMul`, a tied classifier the embedding's transpose. The
+   * weights must be `tf.Variable`s for `tf.variableGrads` to return their gradients. Default false.
+   */
+  trainable?: boolean;
 }
 
 /** Tensors for `checkpoint` (validated first); free them with `disposeLlama`. */
@@ -136,7 +143,7 @@ export function forward(
   options: ForwardOptions = {},
 ): tf.Tensor3D {
   const { config, weights, rope } = model;
-  const { mask, adapter, cache } = options;
+  const { mask, adapter, cache, trainable = false } = options;
   const [B, T] = tokens.shape;
   const past = cache?.length ?? 0;
   checkInputs(config, tokens, past, mask);
@@ -150,14 +157,26 @@ export function forward(
     headSize: headSize(config),
   };
 
+  const product = trainable
+    ? trainableMatMul
+    : (x: tf.Tensor2D, w: tf.Tensor2D) => frozenMatMul(x, w, model.transposes);
+
   const logits = tf.tidy(() => {
-    // Frozen embeddings: the gradient of gather needs UnsortedSegmentSum, which wasm lacks.
-    let x = tf.gather(weights.embedding, tf.reshape(tokens, [N])) as tf.Tensor2D; // (N, dim)
+    // Embeddings: gather when frozen; its gradient needs UnsortedSegmentSum, which wasm lacks,
+    // so a trainable lookup is a one-hot product. (wasm's OneHot writes int bits into a float32
+    // output: it is made int32, then cast.)
+    const ids = tf.reshape(tokens, [N]);
+    let x = trainable
+      ? trainableMatMul(
+          tf.cast(tf.oneHot(ids, vocabSize), "float32") as tf.Tensor2D,
+          weights.embedding,
+        )
+      : (tf.gather(weights.embedding, ids) as tf.Tensor2D); // (N, dim)
     const bias = attentionBias(T, past, shape.groups, mask); // (B or 1, 1, T·groups, past + T)
 
     weights.layers.forEach((w, layer) => {
       const linear = (name: ProjectionName, input: tf.Tensor2D, weight: tf.Tensor2D) =>
-        project(input, weight, model.transposes, adapter, layer, name);
+        project(input, weight, product, adapter, layer, name);
 
       // Attention block.
       const h = rmsNorm(x, w.attentionNorm, normEps); // (N, dim)
@@ -178,7 +197,12 @@ export function forward(
     });
 
     const out = rmsNorm(x, weights.norm, normEps); // (N, dim)
-    const logits2d = frozenMatMul(out, weights.head, model.transposes); // (N, vocab)
+    // A tied classifier is the embedding: `head` is a copy, stale once the embedding trains.
+    const head =
+      trainable && config.tiedEmbeddings
+        ? (tf.transpose(weights.embedding) as tf.Tensor2D)
+        : weights.head;
+    const logits2d = product(out, head); // (N, vocab)
     return tf.reshape(logits2d, [B, T, vocabSize]) as tf.Tensor3D;
   });
   if (cache !== undefined) cache.length = past + T;
@@ -189,12 +213,12 @@ export function forward(
 function project(
   x: tf.Tensor2D,
   w: tf.Tensor2D,
-  transposes: Transposes,
+  product: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D,
   adapter: ProjectionAdapter | undefined,
   layer: number,
   name: ProjectionName,
 ): tf.Tensor2D {
-  const y = frozenMatMul(x, w, transposes);
+  const y = product(x, w);
   const delta = adapter?.(layer, [name], x) ?? null;
   return delta === null ? y : (tf.add(y, delta) as tf.Tensor2D);
 }

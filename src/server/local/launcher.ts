@@ -119,6 +119,11 @@ export class ThreadLauncher implements LocalLauncher {
         }
         return null;
       }
+      case "preparing": {
+        const { id: _id, call: _call, ...progress } = message;
+        runs.preparingProgress(runId, progress);
+        return null;
+      }
       case "plan": {
         const run = runs.getRun(runId);
         if (run.status !== "running") return { finished: true } satisfies PlanReply;

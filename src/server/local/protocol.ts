@@ -14,6 +14,7 @@ export interface TrainerThreadInit {
 export type Call =
   | { id: number; call: "data"; size: number; lengths: number[] }
   | { id: number; call: "plan" }
+  | { id: number; call: "preparing"; phase: string; done: number; total: number; loss?: number }
   | {
       id: number;
       call: "step";

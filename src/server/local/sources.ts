@@ -12,6 +12,14 @@ import { prepareCorpus } from "../../pipeline/prepare.js";
 import type { LocalRun } from "../schemas.js";
 import { quickstartSources } from "./quickstart.js";
 
+/** Progress while a run prepares (the quickstart pretrains its base model the first time). */
+export type PreparingProgress = (progress: {
+  phase: string;
+  done: number;
+  total: number;
+  loss?: number;
+}) => void;
+
 export interface RunSources {
   tokenizer: Tokenizer;
   checkpoint: LlamaCheckpoint;
@@ -22,7 +30,7 @@ export interface RunSources {
 export async function loadSources(
   recipe: LocalRun,
   cacheDir: string,
-  log: (line: string) => void,
+  progress: PreparingProgress,
 ): Promise<RunSources> {
   if (recipe.model.source === "quickstart" || recipe.data.source === "quickstart") {
     if (recipe.model.source !== "quickstart" || recipe.data.source !== "quickstart") {
@@ -30,7 +38,7 @@ export async function loadSources(
         'the quickstart model and quickstart data go together (source: "quickstart")',
       );
     }
-    return quickstartSources(recipe, recipe.data, cacheDir, log);
+    return quickstartSources(recipe, recipe.data, cacheDir, progress);
   }
   const tokenizer = loadTokenizer(`llama2c:${resolve(recipe.model.tokenizer)}`);
   const checkpoint = loadLlama2cCheckpoint(resolve(recipe.model.checkpoint));

@@ -36,7 +36,13 @@ function call<T>(body: CallBody, transfer: ArrayBuffer[] = []): Promise<T> {
 async function main(init: TrainerThreadInit): Promise<void> {
   const { recipe } = init;
   await initBackend("wasm");
-  const sources = await loadSources(recipe, init.cacheDir, () => {});
+  let lastProgress = 0;
+  const sources = await loadSources(recipe, init.cacheDir, (progress) => {
+    const now = performance.now();
+    if (now - lastProgress < 200 && progress.done < progress.total) return;
+    lastProgress = now;
+    void call({ call: "preparing", ...progress });
+  });
   const { train, heldOut, tokenizer } = sources;
   await call({ call: "data", size: train.size, lengths: Array.from(train.lengths()) });
   const training = recipe.training;
