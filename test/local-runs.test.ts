@@ -5,14 +5,14 @@
  * from the trainer's last checkpoint and ends exactly where an uninterrupted run ends; recipes
  * by name; paths outside the data roots refused with nothing created.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { DATA_DIR, dataPath } from "./data-dir.js";
+import { ROOT as root, spawnServe } from "./serve-process.js";
 
-const root = join(import.meta.dirname, "..");
 const PORT = 20_000 + (process.pid % 1000);
 const BASE = `http://127.0.0.1:${PORT}`;
 const dir = mkdtempSync(join(tmpdir(), "ib-local-"));
@@ -21,31 +21,16 @@ const recipes = join(dir, "recipes");
 let server: ChildProcess | null = null;
 
 async function serve(): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      join(root, "src", "cli", "main.ts"),
-      "serve",
-      "--port",
-      String(PORT),
-      "--database",
-      database,
-      "--recipes",
-      recipes,
-      "--data-root",
-      DATA_DIR,
-    ],
-    { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("control plane on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  server = child;
+  server = await spawnServe([
+    "--port",
+    String(PORT),
+    "--database",
+    database,
+    "--recipes",
+    recipes,
+    "--data-root",
+    DATA_DIR,
+  ]);
 }
 
 afterAll(() => {

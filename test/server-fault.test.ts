@@ -3,41 +3,21 @@
  * and restarted on the same database and port; workers retry what failed. At the end the run's
  * next plan and ledger equal those of an uninterrupted engine fed the same losses.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { InfoBatch } from "../src/core/index.js";
+import { spawnServe } from "./serve-process.js";
 
-const root = join(import.meta.dirname, "..");
 const PORT = 19_000 + (process.pid % 1000);
 const URL_BASE = `http://127.0.0.1:${PORT}`;
 const database = join(mkdtempSync(join(tmpdir(), "ib-fault-")), "runs.db");
 let server: ChildProcess | null = null;
 
-async function startServer(): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      join(root, "src", "cli", "main.ts"),
-      "serve",
-      "--port",
-      String(PORT),
-      "--database",
-      database,
-    ],
-    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes("control plane on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return child;
+function startServer(): Promise<ChildProcess> {
+  return spawnServe(["--port", String(PORT), "--database", database]);
 }
 
 afterAll(() => {
