@@ -9,8 +9,12 @@ import { streamSSE } from "hono/streaming";
 import type { RunReport } from "../report/types.js";
 import { ApiError } from "./errors.js";
 import type { RunEvent } from "./events.js";
+import { isBinaryReport } from "./losses.js";
 import { openApiDocument } from "./openapi.js";
 import type { RunService } from "./runs.js";
+
+/** The request body limit when none is given: 32 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export interface AppOptions {
   runs: RunService;
@@ -54,7 +58,7 @@ export function createApp(options: AppOptions): Hono {
     }
     await next();
   });
-  const maxBody = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const tooLarge = () =>
     new ApiError(413, "body_too_large", `request bodies are limited to ${maxBody} bytes`);
   app.use("/v1/*", async (c, next) => {
@@ -109,8 +113,16 @@ export function createApp(options: AppOptions): Hono {
   app.get("/v1/runs/:id", (c) => c.json(runs.getRun(c.req.param("id"))));
   app.post("/v1/runs/:id/cancel", (c) => c.json(runs.cancel(c.req.param("id"))));
   app.get("/v1/runs/:id/savings", (c) => c.json(runs.savings(c.req.param("id"))));
+  // A binary report (docs/binary-reports.md) goes to the service as bytes, anything else as JSON.
   app.post("/v1/runs/:id/losses", async (c) =>
-    c.json(runs.report(c.req.param("id"), await body(c))),
+    c.json(
+      runs.report(
+        c.req.param("id"),
+        isBinaryReport(c.req.header("content-type"))
+          ? new Uint8Array(await c.req.arrayBuffer())
+          : await body(c),
+      ),
+    ),
   );
   app.post("/v1/runs/:id/evaluations", async (c) =>
     c.json(runs.evaluate(c.req.param("id"), await body(c))),

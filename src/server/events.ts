@@ -32,6 +32,25 @@ export interface Follower {
 
 export class EventHub {
   private readonly followers = new Map<string, Set<Follower>>();
+  /** While `hold` runs: the runs to wake and the transient events to send afterwards. */
+  private held: { wake: Set<string>; transient: Array<[string, RunEvent]> } | null = null;
+
+  /**
+   * Runs `work` with wakes and transient events held back, then delivers them (also when `work`
+   * throws): a group commit wakes followers only once its writes are committed.
+   */
+  hold<T>(work: () => T): T {
+    if (this.held !== null) return work();
+    const held = { wake: new Set<string>(), transient: [] as Array<[string, RunEvent]> };
+    this.held = held;
+    try {
+      return work();
+    } finally {
+      this.held = null;
+      for (const [id, event] of held.transient) this.transient(id, event);
+      for (const id of held.wake) this.wake(id);
+    }
+  }
 
   follow(id: string, follower: Follower): () => void {
     let set = this.followers.get(id);
@@ -47,10 +66,18 @@ export class EventHub {
   }
 
   wake(id: string): void {
+    if (this.held !== null) {
+      this.held.wake.add(id);
+      return;
+    }
     for (const f of this.followers.get(id) ?? []) f.wake();
   }
 
   transient(id: string, event: RunEvent): void {
+    if (this.held !== null) {
+      this.held.transient.push([id, event]);
+      return;
+    }
     for (const f of this.followers.get(id) ?? []) f.transient(event);
   }
 

@@ -15,7 +15,14 @@ import { InfoBatch, InfoBatchError, type SavingsReport } from "../core/index.js"
 import type { RunReport } from "../report/types.js";
 import { ApiError } from "./errors.js";
 import { EventHub, type Follower, type RunEvent } from "./events.js";
-import { parse, perExampleLosses, sameReport } from "./losses.js";
+import {
+  decodeBinaryReport,
+  parse,
+  parseLossReport,
+  perExampleLosses,
+  sameReport,
+} from "./losses.js";
+import { applyParams } from "./recipes.js";
 import {
   buildRunReport,
   buildSavings,
@@ -27,7 +34,6 @@ import {
   type Evaluation,
   EvaluationSchema,
   type LocalRun,
-  LossReportSchema,
   type Recipe,
   RecipeReferenceSchema,
   RecipeSchema,
@@ -208,7 +214,10 @@ export class RunService {
     return { epoch, rank, world: runWorld, ids: share.ids, weights: share.weights };
   }
 
-  /** A remote trainer's loss report (HTTP). Local runs take reports from their own trainer only. */
+  /**
+   * A remote trainer's loss report (HTTP): the parsed JSON body, or the bytes of a binary one
+   * (losses.ts). Local runs take reports from their own trainer only.
+   */
   report(id: string, body: unknown): ReportOutcome {
     const run = this.load(id);
     if (run.recipe.trainer === "local") {
@@ -219,6 +228,39 @@ export class RunService {
       );
     }
     return this.applyReport(id, run, body, false);
+  }
+
+  /**
+   * Several remote reports, applied one after the other exactly as `report` would, with their
+   * store writes in one transaction when the store offers one (group commit: one commit for all).
+   * Each item's answer is its outcome or the error `report` would have thrown. Nothing is
+   * answered before the commit; if the commit fails, every item gets its error and the runs the
+   * batch changed are reloaded from the store on their next use (checkpoint + stored reports).
+   * Followers are woken after the commit.
+   */
+  reportMany(items: ReadonlyArray<{ id: string; body: unknown }>): Array<ReportOutcome | Error> {
+    const answers: Array<ReportOutcome | Error> = [];
+    const changed = new Set<string>();
+    const work = () => {
+      for (const { id, body } of items) {
+        try {
+          const outcome = this.report(id, body);
+          if (outcome.applied) changed.add(id);
+          answers.push(outcome);
+        } catch (error) {
+          if (!(error instanceof ApiError)) changed.add(id);
+          answers.push(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    };
+    try {
+      this.events.hold(() => (this.store.batch === undefined ? work() : this.store.batch(work)));
+    } catch (error) {
+      for (const id of changed) this.live.delete(id);
+      const failed = error instanceof Error ? error : new Error(String(error));
+      return items.map(() => failed);
+    }
+    return answers;
   }
 
   /**
@@ -303,6 +345,17 @@ export class RunService {
     this.events.wake(id);
   }
 
+  /** Progress of a local run preparing its data or model (transient: followers only). */
+  preparingProgress(id: string, progress: Record<string, unknown>): void {
+    this.load(id);
+    this.events.transient(id, {
+      seq: null,
+      type: "preparing",
+      at: this.now().toISOString(),
+      data: progress,
+    });
+  }
+
   /** The local trainer has tokenized the data: make the engine and open epoch 0. */
   prepared(id: string, size: number, lengths: readonly number[] | null): RunView {
     const run = this.load(id);
@@ -385,7 +438,7 @@ export class RunService {
   }
 
   private applyReport(id: string, run: LiveRun, body: unknown, local: boolean): ReportOutcome {
-    const report = parse(LossReportSchema, body);
+    const report = body instanceof Uint8Array ? decodeBinaryReport(body) : parseLossReport(body);
     const engine = this.checkOpen(run, report.epoch);
     const world = worldOf(run.recipe);
     if (report.rank >= world) {
@@ -421,7 +474,7 @@ export class RunService {
       epoch: report.epoch,
       step: report.step,
       rank: report.rank,
-      ids: Uint32Array.from(report.ids),
+      ids: report.ids instanceof Uint32Array ? report.ids : Uint32Array.from(report.ids),
       losses,
     };
     const existing = this.store.appendReport(id, stored);
@@ -538,12 +591,12 @@ export class RunService {
   private resolveRecipe(body: unknown): Recipe {
     const named =
       typeof body === "object" && body !== null && !Array.isArray(body) && "recipe" in body;
-    if (!named) return parse(RecipeSchema, body);
-    const { recipe: name } = parse(RecipeReferenceSchema, body);
+    if (!named) return parse(RecipeSchema, applyParams(body));
+    const { recipe: name, params } = parse(RecipeReferenceSchema, body);
     if (this.options.recipes === undefined) {
       throw new ApiError(400, "no_recipes", "this server has no recipes folder", ["recipe"]);
     }
-    return parse(RecipeSchema, this.options.recipes(name));
+    return parse(RecipeSchema, applyParams(this.options.recipes(name), params));
   }
 
   private storedRun(recipe: Recipe, status: RunStatus): StoredRun {

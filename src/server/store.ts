@@ -64,6 +64,12 @@ export interface RunStore {
   appendEvent(id: string, event: NewEvent): number;
   /** Events with seq > `afterSeq`, in order, at most `limit`. */
   eventsSince(id: string, afterSeq: number, limit?: number): StoredEvent[];
+  /**
+   * Runs `work` in one transaction: its writes are committed together when it returns (one
+   * commit instead of one per write). Stores whose writes are batched anyway (Durable Objects)
+   * omit it.
+   */
+  batch?<T>(work: () => T): T;
   /** Named bytes of a run (a local trainer's checkpoint), replaced whole. */
   putArtifact(id: string, name: string, bytes: Uint8Array): void;
   getArtifact(id: string, name: string): Uint8Array | null;

@@ -65,7 +65,9 @@ export function contractSuite(name: string, start: () => Promise<Runtime>): void
           ...headers,
         },
         body:
-          body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+          body === undefined || typeof body === "string" || body instanceof Uint8Array
+            ? body
+            : JSON.stringify(body),
       });
       const type = response.headers.get("content-type") ?? "";
       return {
@@ -286,6 +288,112 @@ export function contractSuite(name: string, start: () => Promise<Runtime>): void
       expect(((await openapi.json()) as Json).paths["/v1/runs/{id}/losses"]).toBeDefined();
     });
 
+    it("takes binary loss reports as the JSON ones, and refuses bad ones changing nothing", async () => {
+      const binary = { "content-type": "application/octet-stream" };
+      const post = (id: string, body: unknown) =>
+        body instanceof Uint8Array
+          ? call("POST", `/v1/runs/${id}/losses`, body, binary)
+          : call("POST", `/v1/runs/${id}/losses`, body);
+      const a = await create(); // reported in JSON
+      const b = await create(); // the same reports in binary
+      const share = (await call("GET", `/v1/runs/${a}/epochs/0/plan?rank=0`)).body;
+      expect((await call("GET", `/v1/runs/${b}/epochs/0/plan?rank=0`)).body.ids).toEqual(share.ids);
+      const report = (step: number, ids: number[]) => ({
+        epoch: 0,
+        step,
+        rank: 0,
+        ids,
+        losses: ids.map((i) => lossOf(0, i)), // multiples of 1/5: the float32 is the same number
+      });
+      const steps = [report(0, share.ids.slice(0, 16)), report(1, share.ids.slice(16, 20))];
+      for (const r of steps) {
+        const json = await post(a, r);
+        const bin = await post(b, binaryReport(r));
+        expect([bin.status, bin.type, bin.body]).toEqual([json.status, json.type, json.body]);
+        expect(bin.body).toEqual({ applied: true, duplicate: false, epochClosed: false });
+      }
+      // A retry is a duplicate whichever format it comes in; other losses are a conflict.
+      expect((await post(b, binaryReport(steps[0]))).body).toMatchObject({ duplicate: true });
+      expect((await post(b, steps[1])).body).toMatchObject({ duplicate: true });
+      const other = await post(b, binaryReport({ ...steps[1], losses: [9, 9, 9, 9] }));
+      expect([other.status, other.body.error.code]).toEqual([409, "conflicting_report"]);
+      const view = async (id: string) => {
+        const { id: _id, createdAt: _at, ...run } = (await call("GET", `/v1/runs/${id}`)).body;
+        const { runId: _runId, ...savings } = (await call("GET", `/v1/runs/${id}/savings`)).body;
+        return { run, savings };
+      };
+      const before = await view(b);
+      expect(before).toEqual(await view(a));
+      expect(before.run.reported).toBe(20);
+
+      const next = report(2, share.ids.slice(20, 24));
+      const bytes = binaryReport(next);
+      const edit = (change: (view: DataView) => void, length = bytes.byteLength) => {
+        const copy = bytes.slice(0, length);
+        change(new DataView(copy.buffer));
+        return copy;
+      };
+      const longer = new Uint8Array(bytes.byteLength + 8);
+      longer.set(bytes);
+      const cases: Array<[string, Uint8Array, number, string, Array<string | number>]> = [
+        ["truncated", bytes.slice(0, bytes.byteLength - 4), 400, "invalid_request", []],
+        ["longer than 24 + 8n", longer, 400, "invalid_request", []],
+        ["shorter than the header", bytes.slice(0, 12), 400, "invalid_request", []],
+        ["empty", new Uint8Array(0), 400, "invalid_request", []],
+        [
+          "NaN loss",
+          edit((v) => v.setFloat32(24 + 16 + 4, Number.NaN, true)),
+          400,
+          "non_finite_loss",
+          ["losses", 1],
+        ],
+        [
+          "infinite loss",
+          edit((v) => v.setFloat32(24 + 16, -Infinity, true)),
+          400,
+          "non_finite_loss",
+          ["losses", 0],
+        ],
+        ["wrong magic", edit((v) => v.setUint8(3, 0x58)), 400, "invalid_request", []],
+        ["unknown version", edit((v) => v.setUint32(4, 9, true)), 400, "invalid_request", []],
+        ["no ids", binaryReport({ ...next, ids: [], losses: [] }), 400, "invalid_request", ["ids"]],
+        [
+          "id out of range",
+          edit((v) => v.setUint32(24 + 4, N + 1, true)),
+          400,
+          "id_out_of_range",
+          ["ids", 1],
+        ],
+        ["rank past world", edit((v) => v.setUint32(16, 2, true)), 400, "invalid_rank", ["rank"]],
+        ["future epoch", edit((v) => v.setUint32(8, 1, true)), 409, "epoch_not_open", ["epoch"]],
+        [
+          "over the body limit",
+          binaryReport({
+            ...next,
+            ids: Array(MAX_BODY_BYTES / 8).fill(0),
+            losses: Array(MAX_BODY_BYTES / 8).fill(1),
+          }),
+          413,
+          "body_too_large",
+          [],
+        ],
+      ];
+      for (const [label, body, status, code, path] of cases) {
+        const r = await post(b, body);
+        expect([label, r.status, r.body.error?.code, r.body.error?.path]).toEqual([
+          label,
+          status,
+          code,
+          path,
+        ]);
+      }
+      expect(await view(b)).toEqual(before);
+      expect((await post(b, bytes)).body).toMatchObject({ applied: true });
+      const openapi = (await (await fetch(`${rt.url}/openapi.json`)).json()) as Json;
+      const content = openapi.paths["/v1/runs/{id}/losses"].post.requestBody.content;
+      expect(content["application/octet-stream"].schema.description).toContain("IBLR");
+    });
+
     it("takes evaluations once, refuses conflicting ones, and shows them", async () => {
       const id = await create();
       const evaluation = { epoch: 0, heldOutLoss: 1.25, trainLoss: 1.5 };
@@ -463,6 +571,30 @@ export function contractSuite(name: string, start: () => Promise<Runtime>): void
       expect(savings.total.examples).toEqual(engine.savings().total.examples);
     });
   });
+}
+
+/**
+ * A binary loss report as docs/binary-reports.md lays it out (little-endian): "IBLR", u32 version
+ * 1, u32 epoch, step, rank, n, then u32 ids[n] and f32 losses[n].
+ */
+function binaryReport(r: {
+  epoch: number;
+  step: number;
+  rank: number;
+  ids: number[];
+  losses: number[];
+}): Uint8Array {
+  const n = r.ids.length;
+  const bytes = new Uint8Array(24 + 8 * n);
+  const view = new DataView(bytes.buffer);
+  bytes.set([0x49, 0x42, 0x4c, 0x52]); // "IBLR"
+  const header = [1, r.epoch, r.step, r.rank, n];
+  for (let i = 0; i < header.length; i++) view.setUint32(4 + 4 * i, header[i], true);
+  for (let i = 0; i < n; i++) {
+    view.setUint32(24 + 4 * i, r.ids[i], true);
+    view.setFloat32(24 + 4 * n + 4 * i, r.losses[i], true);
+  }
+  return bytes;
 }
 
 /** The first index where `a` and `b` differ (or their shorter length), −1 when they are equal. */
