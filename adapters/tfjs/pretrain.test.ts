@@ -7,7 +7,7 @@ import { ASCII_VOCAB_SIZE } from "../../src/data/synthetic/tokenizer.js";
 import { initBackend } from "./backend.js";
 import { serializeLlama2c } from "./checkpoints/llama2c.js";
 import { llamaConfig } from "./model/config.js";
-import { createLlama, forward } from "./model/llama.js";
+import { forward } from "./model/llama.js";
 import {
   BASE_MODEL_CONFIG,
   baseModelCacheName,
@@ -16,8 +16,9 @@ import {
   type PretrainOptions,
   pretrainBaseModel,
 } from "./pretrain.js";
-import { randomCheckpoint } from "./test-helpers.js";
+import { checkGradients } from "./test-helpers.js";
 import { perExampleLoss } from "./train/loss.js";
+import { randomModel } from "./train/test-model.js";
 
 /** A tiny model over the built-in tokenizer: a few steps take well under a second. */
 const tiny: PretrainOptions = {
@@ -50,17 +51,7 @@ afterAll(() => {
 
 describe("forward with trainable weights", () => {
   it("gives the frozen forward's logits and the finite-difference gradient of every weight", () => {
-    const config = llamaConfig({
-      dim: 16,
-      hiddenDim: 24,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      vocabSize: 32,
-      seqLen: 16,
-      tiedEmbeddings: true,
-    });
-    const model = createLlama(randomCheckpoint(config, 3, 0.4));
+    const model = randomModel(3);
     const tokens = tf.tensor2d(
       [
         [1, 5, 9, 3, 7, 2, 11, 4],
@@ -102,25 +93,7 @@ describe("forward with trainable weights", () => {
             perExampleLoss(forward(model, tokens, { mask, trainable: true }), tokens, mask),
           ) as tf.Scalar,
       );
-    const { grads } = tf.variableGrads(lossOf, variables);
-    let checked = 0;
-    for (const v of variables) {
-      const values = v.dataSync().slice();
-      const analytic = grads[v.name].dataSync();
-      for (const index of [0, values.length - 1]) {
-        const h = 1e-2;
-        const at = (delta: number) => {
-          const copy = values.slice();
-          copy[index] += delta;
-          v.assign(tf.tensor(copy, v.shape));
-          return lossOf().dataSync()[0];
-        };
-        const numeric = (at(h) - at(-h)) / (2 * h);
-        v.assign(tf.tensor(values, v.shape));
-        expect(Math.abs(numeric - analytic[index])).toBeLessThan(2e-3 + 0.03 * Math.abs(numeric));
-        checked++;
-      }
-    }
+    const checked = checkGradients(variables, lossOf, 0.03);
     expect(checked).toBe(2 * (2 + 2 * 9));
   });
 });

@@ -2,6 +2,8 @@
  * Shared by the adapter's tests (not exported from the package): where the reference data lives,
  * random checkpoints, and an independent scalar forward pass written after llama2.c's run.c.
  */
+import * as tf from "@tensorflow/tfjs-core";
+import { expect } from "vitest";
 import { Xoshiro128 } from "../../src/core/index.js";
 import { headSize, kvDim, type LlamaConfig } from "./model/config.js";
 import {
@@ -135,4 +137,38 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/**
+ * Checks autodiff against central differences (h = 0.01) at the first and last element of each
+ * variable: |numeric − analytic| < 2e-3 + relativeTolerance·|numeric|. Returns how many it checked.
+ */
+export function checkGradients(
+  variables: tf.Variable[],
+  lossOf: () => tf.Scalar,
+  relativeTolerance: number,
+): number {
+  const { grads } = tf.variableGrads(lossOf, variables);
+  let checked = 0;
+  for (const v of variables) {
+    const values = v.dataSync().slice();
+    const analytic = grads[v.name].dataSync();
+    for (const index of [0, values.length - 1]) {
+      const h = 1e-2;
+      const at = (delta: number) => {
+        const copy = values.slice();
+        copy[index] += delta;
+        v.assign(tf.tensor(copy, v.shape));
+        return lossOf().dataSync()[0];
+      };
+      const numeric = (at(h) - at(-h)) / (2 * h);
+      v.assign(tf.tensor(values, v.shape));
+      expect(Math.abs(numeric - analytic[index])).toBeLessThan(
+        2e-3 + relativeTolerance * Math.abs(numeric),
+      );
+      checked++;
+    }
+  }
+  tf.dispose(Object.values(grads));
+  return checked;
 }
